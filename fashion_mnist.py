@@ -1,0 +1,134 @@
+"""Train MiniVGGNet on Fashion-MNIST and save the training history.
+
+Reproduces the training script of "Why is my validation loss lower than my training loss?" (Adrian Rosebrock,
+PyImageSearch, 2019) on Keras 3. The defaults are the post's; run it as the post does:
+
+    python fashion_mnist.py --history training.pickle
+
+then draw the curves with `python plot_shift.py --input training.pickle`.
+"""
+# import the necessary packages (Keras is imported in main(), once the arguments are known to be good, because
+# loading TensorFlow takes seconds that a mistyped flag should not cost)
+import argparse
+
+from pyimagesearch.cli import dropout_scale, non_negative_int, positive_float, positive_int
+from pyimagesearch.errors import run
+
+
+def parse_arguments():
+    # construct the argument parser and parse the arguments
+    ap = argparse.ArgumentParser(description="Train MiniVGGNet on Fashion-MNIST and pickle H.history.")
+    ap.add_argument("-i", "--history", required=True, metavar="FILE", help="path to output training history file")
+    ap.add_argument("--epochs", type=positive_int, default=25, metavar="N", help="epochs to train for (default: 25)")
+    ap.add_argument("--batch-size", type=positive_int, default=32, metavar="N", help="batch size (default: 32)")
+    ap.add_argument("--lr", type=positive_float, default=1e-2, metavar="RATE",
+                    help="initial learning rate, decayed by RATE / epochs per batch (default: 0.01)")
+    ap.add_argument("--train-size", type=positive_int, default=None, metavar="N",
+                    help="use only the first N training images (default: all 60,000)")
+    ap.add_argument("--test-size", type=positive_int, default=None, metavar="N",
+                    help="use only the first N test images (default: all 10,000)")
+    ap.add_argument("--seed", type=int, default=None, metavar="S",
+                    help="seed for identical reruns on one machine (default: none, as in the post)")
+    ap.add_argument("--dataset-dir", default=None, metavar="DIR",
+                    help="folder with the four *-ubyte.gz files (default: Debian's package, else Keras's download)")
+    ap.add_argument("--dropout-scale", type=dropout_scale, default=1.0, metavar="F",
+                    help="multiply MiniVGGNet's dropout rates by F, 0 removes dropout (default: 1.0)")
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="also record the losses that measure reasons 1 and 2 each epoch (default: off)")
+    ap.add_argument("--diagnostics-size", type=non_negative_int, default=10000, metavar="N",
+                    help="training images measured by --diagnostics, 0 for all (default: 10000)")
+    ap.add_argument("--check-split", action="store_true",
+                    help="print a report on duplicates and differences between the splits first (default: off)")
+    ap.add_argument("--near-duplicate-threshold", type=positive_float, default=0.02, metavar="RMS",
+                    help="RMS pixel difference on [0, 1] under which --check-split calls images near "
+                         "duplicates (default: 0.02)")
+    return ap.parse_args()
+
+
+def main():
+    args = parse_arguments()
+    from pyimagesearch.files import check_writable
+
+    check_writable(args.history, "history")
+    import keras
+    from keras.optimizers import SGD
+    from keras.utils import to_categorical
+    from sklearn.metrics import classification_report
+
+    from pyimagesearch.datasets import load_fashion_mnist
+    from pyimagesearch.history import save_history
+    from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.schedule import legacy_time_decay
+
+    if args.seed is not None:
+        from pyimagesearch.reproducibility import set_seed
+
+        set_seed(args.seed)
+
+    # initialize the number of epochs to train for, base learning rate, and batch size
+    NUM_EPOCHS = args.epochs
+    INIT_LR = args.lr
+    BS = args.batch_size
+
+    # grab the Fashion MNIST dataset (from --dataset-dir, Debian's package, or Keras's download)
+    print("[INFO] loading Fashion MNIST...")
+    ((trainX, trainY), (testX, testY)) = load_fashion_mnist(args.dataset_dir)
+    (trainX, trainY) = (trainX[:args.train_size], trainY[:args.train_size])
+    (testX, testY) = (testX[:args.test_size], testY[:args.test_size])
+    if args.check_split:
+        from pyimagesearch.split_check import check_split, format_split_report
+
+        report = check_split(trainX, trainY, testX, testY, threshold=args.near_duplicate_threshold)
+        print("\n".join(f"[INFO] {line}" for line in format_split_report(report)))
+
+    # the design matrix is num_samples x rows x columns x depth, or depth first when Keras is set to channels first
+    shape = (1, 28, 28) if keras.backend.image_data_format() == "channels_first" else (28, 28, 1)
+    trainX = trainX.reshape((trainX.shape[0],) + shape)
+    testX = testX.reshape((testX.shape[0],) + shape)
+
+    # scale data to the range of [0, 1]
+    trainX = trainX.astype("float32") / 255.0
+    testX = testX.astype("float32") / 255.0
+
+    # one-hot encode the training and testing labels
+    trainY = to_categorical(trainY, 10)
+    testY = to_categorical(testY, 10)
+
+    # initialize the label names
+    labelNames = ["top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+
+    # initialize the optimizer and model; Keras 3 has no `decay=`, the schedule applies Keras 2's per batch
+    print("[INFO] compiling model...")
+    opt = SGD(learning_rate=legacy_time_decay(INIT_LR, INIT_LR / NUM_EPOCHS), momentum=0.9)
+    model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale)
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+
+    callbacks = []
+    if args.diagnostics:
+        from pyimagesearch.diagnostics import ReasonDiagnostics, training_sample
+
+        sample = training_sample(len(trainX), args.diagnostics_size, args.seed)
+        diagnostics = ReasonDiagnostics(trainX[sample], trainY[sample], testX, testY, seed=args.seed)
+        callbacks.append(diagnostics)
+
+    # train the network
+    print("[INFO] training model...")
+    H = model.fit(trainX, trainY, validation_data=(testX, testY), batch_size=BS, epochs=NUM_EPOCHS,
+                  callbacks=callbacks)
+    if args.diagnostics:
+        print(f"[INFO] diagnostics took {sum(diagnostics.seconds) / len(diagnostics.seconds):.1f}s per epoch")
+
+    # make predictions on the test set and show a nicely formatted classification report (naming all ten
+    # classes, even those a small --test-size leaves out)
+    preds = model.predict(testX)
+    print("[INFO] evaluating network...")
+    print(classification_report(testY.argmax(axis=1), preds.argmax(axis=1), labels=list(range(10)),
+                                target_names=labelNames, zero_division=0))
+
+    # serialize the training history to disk
+    print("[INFO] serializing training history...")
+    save_history(H.history, args.history)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,37 @@
+"""Argument types for the scripts' argparse blocks: a bad value is refused by argparse itself (exit 2)."""
+import argparse
+import math
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return value
+
+
+def non_negative_int(text):
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive finite number")
+    return value
+
+
+def dropout_scale(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside [0, 2): the largest rate, 0.5 x scale, must stay below 1")
+    return value

@@ -1,0 +1,66 @@
+"""Saving and safely loading the training history, the dict that `model.fit()` returns as `H.history`."""
+import io
+import pickle
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.files import write_atomically
+
+
+def as_python_floats(history):
+    """Keras logs hold numpy scalars; a pickle of plain floats opens anywhere, numpy or not."""
+    return {key: [float(value) for value in values] for key, values in history.items()}
+
+
+def save_history(history, path):
+    payload = pickle.dumps(as_python_floats(history))
+    write_atomically(path, lambda file: file.write(payload))
+
+
+class _NoGlobalsUnpickler(pickle.Unpickler):
+    # Python's "Restricting Globals" recipe, taken to its end: a history is dicts, lists, strings and numbers, so
+    # no class or function may be named, and a crafted pickle cannot make the loader run code.
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"it names {module}.{name}, and a training history names no code")
+
+
+def load_history(path, required_keys=("loss", "val_loss")):
+    """Read and check a history pickle; every problem becomes one UserError naming the file."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise UserError(f"cannot read history {path!r}: {error.strerror}") from None
+    if not data:
+        raise UserError(f"history {path!r} is empty")
+    try:
+        history = _NoGlobalsUnpickler(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as error:
+        raise UserError(f"history {path!r} is refused: {error}") from None
+    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError, OverflowError):
+        raise UserError(f"history {path!r} is not a complete pickle (truncated or another kind of file)") from None
+    if not isinstance(history, dict):
+        raise UserError(f"history {path!r} holds a {type(history).__name__}, not the dict that H.history is")
+    missing = [key for key in required_keys if key not in history]
+    if missing:
+        raise UserError(f"history {path!r} has no {' or '.join(map(repr, missing))} (keys: {sorted(map(str, history))})")
+    return {key: _check_series(path, key, values) for key, values in history.items()}
+
+
+def _check_series(path, key, values):
+    if not isinstance(values, (list, tuple)):
+        raise UserError(f"history {path!r}: {key!r} is a {type(values).__name__}, not a list of numbers")
+    if not values:
+        raise UserError(f"history {path!r}: {key!r} has zero epochs")
+    for epoch, value in enumerate(values, start=1):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"history {path!r}: {key!r} epoch {epoch} is {value!r}, not a number")
+    return [float(value) for value in values]
+
+
+def check_same_length(path, history, keys):
+    lengths = {key: len(history[key]) for key in keys}
+    if len(set(lengths.values())) > 1:
+        described = ", ".join(f"{key} has {length}" for key, length in lengths.items())
+        raise UserError(f"history {path!r}: lists of different lengths ({described} epochs)")
+    return next(iter(lengths.values()))
+
