@@ -14,10 +14,6 @@ import keras
 import numpy as np
 from keras.layers import Dropout
 
-TRAIN_KEYS = ("train_inference_loss", "train_inference_accuracy")
-VALIDATION_KEYS = ("val_dropout_loss",)
-KEYS = TRAIN_KEYS + VALIDATION_KEYS
-
 
 def training_sample(count, size, seed=None):
     """Indices of `size` training images drawn once without replacement (0 or more than `count`: all of them)."""

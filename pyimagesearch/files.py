@@ -32,7 +32,15 @@ def write_atomically(path, write, suffix=".tmp"):
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, _new_file_mode())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _new_file_mode():
+    # mkstemp makes files only their owner can read; a history or figure gets the mode open() would give it
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask

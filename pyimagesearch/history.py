@@ -5,6 +5,9 @@ import pickle
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import write_atomically
 
+# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/diagnostics.py)
+DIAGNOSTIC_KEYS = ("train_inference_loss", "train_inference_accuracy", "val_dropout_loss")
+
 
 def as_python_floats(history):
     """Keras logs hold numpy scalars; a pickle of plain floats opens anywhere, numpy or not."""
@@ -16,11 +19,15 @@ def save_history(history, path):
     write_atomically(path, lambda file: file.write(payload))
 
 
+class _NamesCode(pickle.UnpicklingError):
+    pass
+
+
 class _NoGlobalsUnpickler(pickle.Unpickler):
     # Python's "Restricting Globals" recipe, taken to its end: a history is dicts, lists, strings and numbers, so
     # no class or function may be named, and a crafted pickle cannot make the loader run code.
     def find_class(self, module, name):
-        raise pickle.UnpicklingError(f"it names {module}.{name}, and a training history names no code")
+        raise _NamesCode(f"it names {module}.{name}, and a training history names no code")
 
 
 def load_history(path, required_keys=("loss", "val_loss")):
@@ -34,9 +41,9 @@ def load_history(path, required_keys=("loss", "val_loss")):
         raise UserError(f"history {path!r} is empty")
     try:
         history = _NoGlobalsUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as error:
+    except _NamesCode as error:
         raise UserError(f"history {path!r} is refused: {error}") from None
-    except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError, OverflowError):
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError, OverflowError):
         raise UserError(f"history {path!r} is not a complete pickle (truncated or another kind of file)") from None
     if not isinstance(history, dict):
         raise UserError(f"history {path!r} holds a {type(history).__name__}, not the dict that H.history is")

@@ -1,0 +1,77 @@
+"""Plot the training history unshifted and with training loss shifted half an epoch.
+
+Reproduces the plotting script of "Why is my validation loss lower than my training loss?" (Adrian Rosebrock,
+PyImageSearch, 2019). Run it on the history that fashion_mnist.py saved:
+
+    python plot_shift.py --input training.pickle
+
+With a display it opens the figure, as the post does; `--output FILE` saves it instead, and on a machine without a
+display it is saved beside the input. A history recorded with `fashion_mnist.py --diagnostics` adds a third plot
+and a table of how much of the gap each reason explains.
+"""
+# import the necessary packages (matplotlib is imported once the arguments are known to be good)
+import argparse
+
+from pyimagesearch.errors import run
+
+
+def parse_arguments():
+    # construct the argument parser and parse the arguments
+    ap = argparse.ArgumentParser(description="Plot unshifted and half-epoch-shifted loss curves.")
+    ap.add_argument("-i", "--input", required=True, metavar="FILE", help="path to input training history file")
+    ap.add_argument("-o", "--output", default=None, metavar="FILE",
+                    help="save the figure here, format from the extension (default: show it; without a display, "
+                         "save it beside the input as .png)")
+    return ap.parse_args()
+
+
+def main():
+    args = parse_arguments()
+    from pyimagesearch.gaps import format_gaps, has_diagnostics, mean_gaps
+    from pyimagesearch.history import check_same_length, load_history
+
+    # load the training history (refusing any pickle that names code), with one loss per epoch in each list
+    H = load_history(args.input)
+    diagnostics = has_diagnostics(H)
+    check_same_length(args.input, H, [key for key in H if key.endswith("loss") or key.endswith("accuracy")])
+
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from pyimagesearch.plots import check_output, plot_diagnostics, show_or_save
+
+    # determine the total number of epochs used for training, then initialize the figure
+    epochs = np.arange(0, len(H["loss"]))
+    plt.style.use("ggplot")
+    (fig, axs) = plt.subplots(3 if diagnostics else 2, 1, figsize=(6.4, 7.2) if diagnostics else None)
+    if args.output is not None:
+        check_output(args.output, fig)
+
+    # plot the *unshifted* training and validation loss
+    axs[0].plot(epochs, H["loss"], label="train_loss")
+    axs[0].plot(epochs, H["val_loss"], label="val_loss")
+    axs[0].set_title("Unshifted Loss Plot")
+    axs[0].set_xlabel("Epoch #")
+    axs[0].set_ylabel("Loss")
+    axs[0].legend()
+
+    # plot the *shifted* training and validation loss
+    axs[1].plot(epochs - 0.5, H["loss"], label="train_loss")
+    axs[1].plot(epochs, H["val_loss"], label="val_loss")
+    axs[1].set_title("Shifted Loss Plot")
+    axs[1].set_xlabel("Epoch #")
+    axs[1].set_ylabel("Loss")
+    axs[1].legend()
+
+    # beyond the post: the same model measured at the end of each epoch, and the gap each reason explains
+    if diagnostics:
+        plot_diagnostics(axs[2], H, epochs)
+        print("\n".join(format_gaps(mean_gaps(H))))
+
+    # show the plots (or save them where there is no display)
+    plt.tight_layout()
+    show_or_save(fig, args.output, args.input)
+
+
+if __name__ == "__main__":
+    run(main)

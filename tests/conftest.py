@@ -1,0 +1,54 @@
+"""Shared fixtures: the scripts run as a reader runs them, on real Fashion-MNIST where it is installed."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # tests have no display; plot_shift.py then saves instead of showing
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from pyimagesearch.datasets import DEBIAN_DIR, FILES, read_idx_folder, write_idx_folder  # noqa: E402
+
+
+def run_script(script, *arguments, timeout=300, **popen):
+    """Run one of the two scripts in a subprocess from the repository root; returns CompletedProcess."""
+    popen.setdefault("cwd", ROOT)
+    return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, arguments)],
+                          capture_output=True, text=True, timeout=timeout, **popen)
+
+
+def debian_data_installed():
+    return all(os.path.isfile(os.path.join(DEBIAN_DIR, name)) for name in FILES.values())
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    """Fashion-MNIST from Debian's package; CI installs it, so there a missing package fails instead of skipping."""
+    if not debian_data_installed():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI must have Debian's dataset-fashion-mnist in {DEBIAN_DIR}")
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    return read_idx_folder(DEBIAN_DIR)
+
+
+@pytest.fixture(scope="session")
+def small_dataset_dir(tmp_path_factory, real_data):
+    """The first 320 training and 100 test images of the real data, as a --dataset-dir folder."""
+    ((trainX, trainY), (testX, testY)) = real_data
+    folder = tmp_path_factory.mktemp("fashion-small")
+    write_idx_folder(folder, (trainX[:320], trainY[:320]), (testX[:100], testY[:100]))
+    return folder
+
+
+@pytest.fixture
+def synthetic_dataset_dir(tmp_path):
+    """A tiny made-up dataset (no package needed), for the error paths of the loader."""
+    rng = np.random.default_rng(0)
+    train = (rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), rng.integers(0, 10, 30, dtype=np.uint8))
+    test = (rng.integers(0, 256, (10, 28, 28), dtype=np.uint8), rng.integers(0, 10, 10, dtype=np.uint8))
+    write_idx_folder(tmp_path / "data", train, test)
+    return tmp_path / "data"

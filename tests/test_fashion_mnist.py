@@ -1,0 +1,60 @@
+"""fashion_mnist.py end to end: a short real run, as a reader runs it."""
+import pickle
+
+import pytest
+
+from tests.conftest import run_script
+
+LABELS = ["top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+INFO_LINES = ["[INFO] loading Fashion MNIST...", "[INFO] compiling model...", "[INFO] training model...",
+              "[INFO] evaluating network...", "[INFO] serializing training history..."]
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory, real_data):
+    """Two epochs on 300 training and 100 test images of the real data, from Debian's package folder."""
+    history = tmp_path_factory.mktemp("run") / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--train-size", 300,
+                        "--test-size", 15)
+    assert result.returncode == 0, result.stderr
+    return result, history
+
+
+def test_prints_the_posts_info_lines_in_order(short_run):
+    lines = short_run[0].stdout.splitlines()
+    positions = [lines.index(line) for line in INFO_LINES]
+    assert positions == sorted(positions)
+
+
+def test_trains_the_requested_epochs_with_progress(short_run):
+    assert "Epoch 1/2" in short_run[0].stdout and "Epoch 2/2" in short_run[0].stdout
+
+
+def test_history_pickle_holds_four_keys_of_python_floats(short_run):
+    with open(short_run[1], "rb") as file:
+        history = pickle.load(file)
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    for values in history.values():
+        assert len(values) == 2 and all(type(value) is float for value in values)
+    assert history["loss"][1] < history["loss"][0]  # it learns
+    assert all(0 <= value <= 1 for value in history["accuracy"] + history["val_accuracy"])
+
+
+def test_report_names_all_ten_labels_even_when_the_test_slice_misses_some(short_run):
+    # the first 15 test images hold no top and no bag, yet the report lists every class with its support
+    report = short_run[0].stdout.split("[INFO] evaluating network...")[1]
+    rows = {line.strip().rsplit(None, 4)[0]: line.split() for line in report.splitlines()
+            if line.strip() and line.strip().rsplit(None, 4)[0] in LABELS}
+    assert list(rows) == LABELS
+    assert [label for label, row in rows.items() if row[-1] == "0"] == ["top", "bag"]
+    assert "accuracy" in report and "macro avg" in report
+
+
+def test_dataset_dir_is_read_instead_of_the_package(small_dataset_dir, tmp_path):
+    history = tmp_path / "h.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 1, "--dataset-dir", small_dataset_dir,
+                        "--batch-size", 64)
+    assert result.returncode == 0, result.stderr
+    # 320 images at batch size 64 make 5 steps an epoch
+    assert "5/5" in result.stdout
+    assert len(pickle.loads(history.read_bytes())["loss"]) == 1

@@ -1,0 +1,81 @@
+"""plot_shift.py draws what the post draws: line data read back from the figure."""
+import os
+import pickle
+import runpy
+import sys
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, run_script
+
+HISTORY = {"loss": [0.9, 0.5, 0.4, 0.35], "val_loss": [0.6, 0.45, 0.41, 0.38],
+           "accuracy": [0.7, 0.8, 0.85, 0.87], "val_accuracy": [0.8, 0.84, 0.86, 0.87]}
+
+
+def draw(history_path, *arguments, monkeypatch):
+    """Run plot_shift.py in this process (as __main__) and return its figure."""
+    plt.close("all")
+    monkeypatch.setattr(sys, "argv", ["plot_shift.py", "--input", str(history_path), *map(str, arguments)])
+    runpy.run_path(os.path.join(ROOT, "plot_shift.py"), run_name="__main__")
+    return plt.gcf()
+
+
+def lines_of(ax):
+    return {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()}
+
+
+@pytest.fixture
+def history_file(tmp_path):
+    path = tmp_path / "training.pickle"
+    path.write_bytes(pickle.dumps(HISTORY))
+    return path
+
+
+def test_two_stacked_axes_with_the_posts_titles_and_labels(history_file, tmp_path, monkeypatch):
+    figure = draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot"]
+    assert all(ax.get_xlabel() == "Epoch #" and ax.get_ylabel() == "Loss" for ax in axes)
+    assert all([text.get_text() for text in ax.get_legend().get_texts()] == ["train_loss", "val_loss"] for ax in axes)
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_top_axes_draw_both_losses_at_whole_epochs(history_file, tmp_path, monkeypatch):
+    top = lines_of(draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()[0])
+    assert top["train_loss"] == ([0, 1, 2, 3], HISTORY["loss"])
+    assert top["val_loss"] == ([0, 1, 2, 3], HISTORY["val_loss"])
+
+
+def test_shifted_training_curve_starts_half_an_epoch_early(history_file, tmp_path, monkeypatch):
+    bottom = lines_of(draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()[1])
+    assert bottom["train_loss"] == ([-0.5, 0.5, 1.5, 2.5], HISTORY["loss"])
+    assert bottom["val_loss"] == ([0, 1, 2, 3], HISTORY["val_loss"])
+
+
+def test_output_format_follows_the_extension(history_file, tmp_path, monkeypatch):
+    draw(history_file, "--output", tmp_path / "plot.svg", monkeypatch=monkeypatch)
+    assert b"<svg" in (tmp_path / "plot.svg").read_bytes()[:500]
+    draw(history_file, "--output", tmp_path / "plot.pdf", monkeypatch=monkeypatch)
+    assert (tmp_path / "plot.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_without_display_or_output_it_saves_a_png_beside_the_input(history_file):
+    result = run_script("plot_shift.py", "--input", history_file, env={**os.environ, "MPLBACKEND": "Agg"})
+    assert result.returncode == 0, result.stderr
+    saved = history_file.with_suffix(".png")
+    assert str(saved) in result.stdout
+    assert saved.read_bytes()[:4] == b"\x89PNG"
+    assert not [name for name in os.listdir(history_file.parent) if name.startswith(".")]  # no temporary left
+
+
+def test_draws_the_history_of_a_real_short_run(tmp_path, monkeypatch, small_dataset_dir):
+    history = tmp_path / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    recorded = pickle.loads(history.read_bytes())
+    axes = draw(history, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    assert lines_of(axes[0])["train_loss"] == ([0, 1], recorded["loss"])
+    assert lines_of(axes[1])["train_loss"] == ([-0.5, 0.5], recorded["loss"])
+    assert np.allclose(lines_of(axes[1])["val_loss"][1], recorded["val_loss"])
