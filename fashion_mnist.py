@@ -29,6 +29,8 @@ def parse_arguments():
                     help="use only the first N test images (default: all 10,000)")
     ap.add_argument("--seed", type=int, default=None, metavar="S",
                     help="seed for identical reruns on one machine (default: none, as in the post)")
+    ap.add_argument("--restart", action="store_true",
+                    help="discard the backup of an unfinished run instead of resuming it (default: resume)")
     ap.add_argument("--dataset-dir", default=None, metavar="DIR",
                     help="folder with the four *-ubyte.gz files (default: Debian's package, else Keras's download)")
     ap.add_argument("--dropout-scale", type=dropout_scale, default=1.0, metavar="F",
@@ -55,6 +57,7 @@ def main():
     from keras.utils import to_categorical
     from sklearn.metrics import classification_report
 
+    from pyimagesearch.backup import StopOnNonFinite, TrainingBackup
     from pyimagesearch.datasets import load_fashion_mnist
     from pyimagesearch.history import save_history
     from pyimagesearch.minivggnet import MiniVGGNet
@@ -103,6 +106,12 @@ def main():
     model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale)
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
+    # resume an unfinished run of the same settings from the backup beside the history file
+    settings = {key: value for key, value in vars(args).items()
+                if key not in ("history", "restart", "check_split", "near_duplicate_threshold")}
+    backup = TrainingBackup(args.history, settings)
+    backup.restore(model, restart=args.restart)
+
     callbacks = []
     if args.diagnostics:
         from pyimagesearch.diagnostics import ReasonDiagnostics, training_sample
@@ -113,9 +122,10 @@ def main():
 
     # train the network
     print("[INFO] training model...")
-    H = model.fit(trainX, trainY, validation_data=(testX, testY), batch_size=BS, epochs=NUM_EPOCHS,
-                  callbacks=callbacks)
-    if args.diagnostics:
+    with backup.saving_on_stop(INIT_LR):
+        H = model.fit(trainX, trainY, validation_data=(testX, testY), batch_size=BS, epochs=NUM_EPOCHS,
+                      initial_epoch=backup.finished_epochs, callbacks=callbacks + [StopOnNonFinite(), backup])
+    if args.diagnostics and diagnostics.seconds:
         print(f"[INFO] diagnostics took {sum(diagnostics.seconds) / len(diagnostics.seconds):.1f}s per epoch")
 
     # make predictions on the test set and show a nicely formatted classification report (naming all ten
@@ -125,9 +135,11 @@ def main():
     print(classification_report(testY.argmax(axis=1), preds.argmax(axis=1), labels=list(range(10)),
                                 target_names=labelNames, zero_division=0))
 
-    # serialize the training history to disk
+    # serialize the training history to disk: every epoch, including those before a resume (H.history holds only
+    # the epochs of this fit() call), then drop the backup
     print("[INFO] serializing training history...")
-    save_history(H.history, args.history)
+    save_history(backup.history, args.history)
+    backup.remove()
 
 
 if __name__ == "__main__":

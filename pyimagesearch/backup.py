@@ -1,0 +1,135 @@
+"""Surviving a 40-minute run's interruption: resume after any stop, save what finished, stop on NaN.
+
+Keras's own BackupAndRestore writes its weights and its epoch counter in place, one after the other: a kill in the
+middle of either leaves a broken file, or weights and counter that disagree. So this callback writes each epoch's
+weights (model and optimizer, through Keras's `save_weights`) to a new file, then replaces one small state file
+atomically that names those weights and holds the settings and the finished epochs' history. Whatever moment a
+run dies at, the state file names a complete set of weights and the epochs that produced them.
+"""
+import contextlib
+import glob
+import json
+import os
+import shutil
+import signal
+
+import keras
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.files import write_atomically
+from pyimagesearch.history import as_python_floats, save_history
+
+STATE = "state.json"
+
+
+class NonFiniteLoss(RuntimeError):
+    pass
+
+
+class StopOnNonFinite(keras.callbacks.TerminateOnNaN):
+    """Keras's TerminateOnNaN, stopping at once with an error we can tell from others (and no epoch-end logs)."""
+
+    def __init__(self):
+        super().__init__(raise_error=True)
+
+    def on_batch_end(self, batch, logs=None):
+        try:
+            super().on_batch_end(batch, logs)
+        except RuntimeError:
+            raise NonFiniteLoss((logs or {}).get("loss")) from None
+
+
+class _Stopped(BaseException):
+    def __init__(self, signal_number):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
+
+
+def _raise_stopped(signal_number, frame):
+    raise _Stopped(signal_number)
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Keeps `<history>.backup/` up to date after every epoch and restores from it."""
+
+    def __init__(self, history_path, settings):
+        super().__init__()
+        self.history_path = history_path
+        self.directory = history_path + ".backup"
+        self.settings = settings
+        self.history = {}
+        self.finished_epochs = 0
+
+    def restore(self, model, restart=False):
+        """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
+        state_path = os.path.join(self.directory, STATE)
+        if restart or not os.path.isfile(state_path):
+            self.remove()
+            return
+        with open(state_path) as file:
+            state = json.load(file)
+        if state["settings"] != self.settings:
+            changed = ", ".join(f"{key} {state['settings'].get(key)!r} -> {value!r}"
+                                for key, value in self.settings.items() if state["settings"].get(key) != value)
+            raise UserError(f"{self.directory} holds an unfinished run with other settings ({changed}); rerun with "
+                            "its settings to resume it, or add --restart to discard it and start afresh")
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(self.directory, state["weights"]))
+        self.history, self.finished_epochs = state["history"], state["epochs"]
+        print(f"[INFO] resuming from {self.directory}: {self.finished_epochs} of {self.settings['epochs']} "
+              "epochs already done")
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = as_python_floats(self.history)
+        for key, value in (logs or {}).items():
+            history.setdefault(key, []).append(float(value))
+        os.makedirs(self.directory, exist_ok=True)
+        weights = f"epoch-{epoch + 1}.weights.h5"
+        self.model.save_weights(os.path.join(self.directory, weights))
+        state = {"epochs": epoch + 1, "weights": weights, "settings": self.settings, "history": history}
+        payload = json.dumps(state).encode()
+        write_atomically(os.path.join(self.directory, STATE), lambda file: file.write(payload))
+        # only now does the new epoch count: a stop before this line resumes from the one before
+        self.history, self.finished_epochs = history, epoch + 1
+        for stale in glob.glob(os.path.join(self.directory, "epoch-*.weights.h5")):
+            if os.path.basename(stale) != weights:
+                os.remove(stale)
+
+    def remove(self):
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def saving_on_stop(self, learning_rate):
+        """Ctrl-C or SIGTERM: save the finished epochs' history, keep the backup, exit 130 or 143.
+        A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again)."""
+        previous = {number: signal.signal(number, _raise_stopped) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        except _Stopped as stop:
+            _restore_handlers(previous)
+            print(flush=True)  # end the progress bar's line before the message
+            saved = self._save_finished()
+            raise UserError(f"training stopped by {signal.Signals(stop.signal_number).name} during epoch "
+                            f"{self.finished_epochs + 1} of {self.settings['epochs']}; {saved}; run the same command "
+                            "again to resume", exit_code=128 + stop.signal_number) from None
+        except NonFiniteLoss as error:
+            _restore_handlers(previous)
+            print(flush=True)
+            saved = self._save_finished()
+            self.remove()
+            raise UserError(f"the training loss became {error.args[0]} in epoch {self.finished_epochs + 1}, so "
+                            f"training stopped; {saved}; the likely cause is a learning rate too high for this "
+                            f"model (--lr {learning_rate:g})") from None
+        finally:
+            _restore_handlers(previous)
+
+    def _save_finished(self):
+        if not self.finished_epochs:
+            return f"no epoch had finished, so {self.history_path} was not written"
+        save_history(self.history, self.history_path)
+        return f"the history of the {self.finished_epochs} finished epochs is in {self.history_path}"
+
+
+def _restore_handlers(previous):
+    for number, handler in previous.items():
+        signal.signal(number, handler)

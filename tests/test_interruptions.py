@@ -1,0 +1,213 @@
+"""A long run survives its interruption: faults done for real on a few hundred images."""
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT, run_script
+
+EPOCHS = 4
+
+
+def start(history, dataset_dir, *extra):
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, "fashion_mnist.py"), "--history", str(history),
+                             "--epochs", str(EPOCHS), "--dataset-dir", str(dataset_dir), *map(str, extra)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def backed_up_epochs(history):
+    try:
+        with open(str(history) + ".backup/state.json") as file:
+            return json.load(file)["epochs"]
+    except (OSError, ValueError):
+        return 0
+
+
+def wait_for_epochs(process, history, epochs, timeout=180):
+    deadline = time.monotonic() + timeout
+    while backed_up_epochs(history) < epochs:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the run did not back up its epochs in time"
+        time.sleep(0.05)
+
+
+def load(history):
+    with open(history, "rb") as file:
+        return pickle.load(file)
+
+
+def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
+    history = tmp_path / "training.pickle"
+    process = start(history, small_dataset_dir)
+    wait_for_epochs(process, history, 2)
+    process.kill()
+    process.wait()
+    with open(str(history) + ".backup/state.json") as file:
+        backed_up = json.load(file)
+    assert backed_up["epochs"] >= 2 and not history.exists()
+
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", EPOCHS, "--dataset-dir",
+                        small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    assert f"[INFO] resuming from {history}.backup: {backed_up['epochs']} of {EPOCHS} epochs already done" \
+        in result.stdout
+    final = load(history)
+    assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(len(values) == EPOCHS for values in final.values())
+    # the epochs from before the kill are kept as they were measured
+    assert final["loss"][:backed_up["epochs"]] == backed_up["history"]["loss"]
+    assert not os.path.exists(str(history) + ".backup")  # removed once the run completed
+
+
+def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path):
+    import keras
+
+    from pyimagesearch.backup import TrainingBackup
+    from pyimagesearch.datasets import read_idx_folder
+    from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.schedule import legacy_time_decay
+
+    ((images, labels), _) = read_idx_folder(small_dataset_dir)
+    images = images[:64, :, :, None].astype("float32") / 255.0
+    targets = keras.utils.to_categorical(labels[:64], 10)
+
+    def compiled():
+        model = MiniVGGNet.build(28, 28, 1, 10)
+        model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
+                      optimizer=keras.optimizers.SGD(learning_rate=legacy_time_decay(0.01, 0.0004), momentum=0.9))
+        return model
+
+    settings = {"epochs": 2}
+    trained = compiled()
+    backup = TrainingBackup(str(tmp_path / "h.pickle"), settings)
+    trained.fit(images, targets, batch_size=32, epochs=2, verbose=0, callbacks=[backup])
+    restored = compiled()
+    again = TrainingBackup(str(tmp_path / "h.pickle"), settings)
+    again.restore(restored)
+    assert again.finished_epochs == 2 and again.history == backup.history
+    assert int(restored.optimizer.iterations.numpy()) == 4  # so the decayed learning rate goes on where it was
+    for before, after in zip(trained.weights + trained.optimizer.variables,
+                             restored.weights + restored.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after))
+
+
+@pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signal_number, exit_code,
+                                                                             small_dataset_dir, tmp_path):
+    history = tmp_path / "training.pickle"
+    process = start(history, small_dataset_dir)
+    wait_for_epochs(process, history, 1)
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == exit_code, stderr
+    assert "Traceback" not in stderr
+    [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
+    saved = load(history)
+    epochs = len(saved["loss"])
+    assert 1 <= epochs < EPOCHS and all(len(values) == epochs for values in saved.values())
+    assert f"the {epochs} finished epochs is in {history}" in message
+    assert signal.Signals(signal_number).name in message and "run the same command again to resume" in message
+    assert os.path.isfile(str(history) + ".backup/state.json")  # kept for the resume
+
+
+def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_dir, tmp_path):
+    # kill at three random moments (seeded, so a failure can be replayed), rerunning after each, then finish
+    history = tmp_path / "training.pickle"
+    generator = random.Random(1)
+    for _ in range(3):
+        process = start(history, small_dataset_dir)
+        wait_for_epochs(process, history, 0)
+        time.sleep(generator.uniform(4.0, 8.0))  # start-up takes about 4 s, an epoch under 1 s here
+        process.kill()
+        process.wait()
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", EPOCHS, "--dataset-dir",
+                        small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    final = load(history)
+    assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(len(values) == EPOCHS for values in final.values())
+
+
+WRITER = """
+import sys
+from pyimagesearch.history import save_history
+histories = [{"loss": [float(i)] * 20000, "val_loss": [float(i)] * 20000} for i in (1, 2)]
+i = 0
+while True:
+    save_history(histories[i % 2], sys.argv[1])
+    i += 1
+"""
+
+
+def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path):
+    # 200 SIGKILLs at random moments of a loop that rewrites a 200 kB history: every time, the file is one of the
+    # two complete histories (or absent, if killed before the first write)
+    path = tmp_path / "training.pickle"
+    generator = random.Random(2)
+    complete = 0
+    for _ in range(200):
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
+        time.sleep(generator.uniform(0.02, 0.25))
+        process.kill()
+        process.wait()
+        if path.exists():
+            history = load(path)
+            assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
+            complete += 1
+    assert complete > 100  # most kills landed after the first write, so the check means something
+
+
+def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_dataset_dir, tmp_path):
+    history = tmp_path / "training.pickle"
+    process = start(history, small_dataset_dir)
+    wait_for_epochs(process, history, 1)
+    process.kill()
+    process.wait()
+    refused = run_script("fashion_mnist.py", "--history", history, "--epochs", EPOCHS, "--dataset-dir",
+                         small_dataset_dir, "--batch-size", 64)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    [message] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert "batch_size 32 -> 64" in message and "--restart" in message
+    assert "[INFO] training model..." not in refused.stdout
+
+    restarted = run_script("fashion_mnist.py", "--history", history, "--epochs", 1, "--dataset-dir",
+                           small_dataset_dir, "--restart")
+    assert restarted.returncode == 0, restarted.stderr
+    assert "resuming" not in restarted.stdout and len(load(history)["loss"]) == 1
+
+
+def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_dir, tmp_path):
+    history = tmp_path / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
+                        small_dataset_dir, "--lr", "1e30")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    [message] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "the training loss became nan in epoch 1" in message and "--lr 1e+30" in message
+    assert not history.exists() and not os.path.exists(str(history) + ".backup")
+
+
+def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
+    # --lr 1 is a hundred times the post's rate; the decay (1 / 25 per batch) tames it and no NaN stops the run
+    history = tmp_path / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
+                        small_dataset_dir, "--lr", "1")
+    assert result.returncode == 0, result.stderr
+    assert all(np.isfinite(load(history)["loss"]))
+
+
+def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
+    histories = []
+    for name in ("first", "second"):
+        history = tmp_path / f"{name}.pickle"
+        result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
+                            small_dataset_dir, "--seed", 7)
+        assert result.returncode == 0, result.stderr
+        histories.append(load(history))
+    assert histories[0] == histories[1]
