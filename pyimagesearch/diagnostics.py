@@ -52,6 +52,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
                     outputs = keras.random.dropout(outputs, layer.rate, seed=self.dropout_seed)
                 else:
                     outputs = layer(outputs, training=False)
+            outputs = keras.ops.cast(outputs, "float32")  # bfloat16 under --mixed-precision
             targets = labels[start:start + self.batch_size]
             losses = keras.losses.categorical_crossentropy(targets, outputs)
             total_loss += float(keras.ops.sum(losses))
