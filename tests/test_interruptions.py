@@ -38,6 +38,14 @@ def wait_for_epochs(process, history, epochs, timeout=180):
         time.sleep(0.05)
 
 
+def kill_after_epochs(history, dataset_dir, epochs):
+    """Start a run and SIGKILL it once `epochs` epochs are backed up."""
+    process = start(history, dataset_dir)
+    wait_for_epochs(process, history, epochs)
+    process.kill()
+    process.wait()
+
+
 def load(history):
     with open(history, "rb") as file:
         return pickle.load(file)
@@ -45,10 +53,7 @@ def load(history):
 
 def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
-    process = start(history, small_dataset_dir)
-    wait_for_epochs(process, history, 2)
-    process.kill()
-    process.wait()
+    kill_after_epochs(history, small_dataset_dir, 2)
     with open(str(history) + ".backup/state.json") as file:
         backed_up = json.load(file)
     assert backed_up["epochs"] >= 2 and not history.exists()
@@ -166,10 +171,7 @@ def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path
 
 def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
-    process = start(history, small_dataset_dir)
-    wait_for_epochs(process, history, 1)
-    process.kill()
-    process.wait()
+    kill_after_epochs(history, small_dataset_dir, 1)
     refused = run_script("fashion_mnist.py", "--history", history, "--epochs", EPOCHS, "--dataset-dir",
                          small_dataset_dir, "--batch-size", 64)
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
