@@ -66,15 +66,20 @@ class TrainingBackup(keras.callbacks.Callback):
         if restart or not os.path.isfile(state_path):
             self.remove()
             return
-        with open(state_path) as file:
-            state = json.load(file)
-        if state["settings"] != self.settings:
-            changed = ", ".join(f"{key} {state['settings'].get(key)!r} -> {value!r}"
-                                for key, value in self.settings.items() if state["settings"].get(key) != value)
+        try:
+            with open(state_path) as file:
+                state = json.load(file)
+            settings, weights = state["settings"], state["weights"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"cannot read the backup {state_path} ({error}); add --restart to discard it and start "
+                            "afresh") from None
+        if settings != self.settings:
+            changed = ", ".join(f"{key} {settings.get(key)!r} -> {value!r}"
+                                for key, value in self.settings.items() if settings.get(key) != value)
             raise UserError(f"{self.directory} holds an unfinished run with other settings ({changed}); rerun with "
                             "its settings to resume it, or add --restart to discard it and start afresh")
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.directory, state["weights"]))
+        model.load_weights(os.path.join(self.directory, weights))
         self.history, self.finished_epochs = state["history"], state["epochs"]
         print(f"[INFO] resuming from {self.directory}: {self.finished_epochs} of {self.settings['epochs']} "
               "epochs already done")

@@ -213,3 +213,17 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
         assert result.returncode == 0, result.stderr
         histories.append(load(history))
     assert histories[0] == histories[1]
+
+
+def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
+    from pyimagesearch.backup import TrainingBackup
+    from pyimagesearch.errors import UserError
+
+    history = tmp_path / "training.pickle"
+    os.makedirs(str(history) + ".backup")
+    with open(str(history) + ".backup/state.json", "w") as file:
+        file.write('{"epochs": 3, "weig')
+    with pytest.raises(UserError, match="cannot read the backup .*--restart"):
+        TrainingBackup(str(history), {"epochs": 4}).restore(model=None)
+    TrainingBackup(str(history), {"epochs": 4}).restore(model=None, restart=True)
+    assert not os.path.exists(str(history) + ".backup")
