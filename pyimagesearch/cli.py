@@ -3,18 +3,22 @@ import argparse
 import math
 
 
-def positive_int(text):
+def _whole_number(text, smallest, wanted):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    if value < smallest:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}")
     return value
 
 
+def positive_int(text):
+    return _whole_number(text, 1, "positive")
+
+
 def non_negative_int(text):
-    return 0 if text.strip() == "0" else positive_int(text)
+    return _whole_number(text, 0, "zero or more")
 
 
 def positive_float(text):
