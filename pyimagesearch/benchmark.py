@@ -143,7 +143,8 @@ def main():
     for name, values in seconds.items():
         median = statistics.median(values)
         achieved = flops / median / 1e9
-        print(f"{name:<13} {median:>8.1f} {min(values):>6.1f}-{max(values):<6.1f} {TRAIN_IMAGES / statistics.median(train_seconds[name]):>11.0f} "
+        images_per_second = TRAIN_IMAGES / statistics.median(train_seconds[name])
+        print(f"{name:<13} {median:>8.1f} {min(values):>6.1f}-{max(values):<6.1f} {images_per_second:>11.0f} "
               f"{achieved:>8.0f} {plain / median:>8.2f}x {achieved / ceiling:>9.0%}")
     print(f"(epoch = {TRAIN_IMAGES} training + {VALIDATION_IMAGES} validation images, {flops / 1e12:.2f} TFLOP; "
           f"{args.repeats} turns of {args.steps} steps each, median and min-max)")

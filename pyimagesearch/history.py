@@ -43,7 +43,8 @@ def load_history(path, required_keys=("loss", "val_loss")):
         history = _NoGlobalsUnpickler(io.BytesIO(data)).load()
     except _NamesCode as error:
         raise UserError(f"history {path!r} is refused: {error}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, MemoryError, OverflowError):
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            MemoryError, OverflowError):
         raise UserError(f"history {path!r} is not a complete pickle (truncated or another kind of file)") from None
     if not isinstance(history, dict):
         raise UserError(f"history {path!r} holds a {type(history).__name__}, not the dict that H.history is")

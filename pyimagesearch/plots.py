@@ -20,9 +20,13 @@ def plot_diagnostics(ax, history, epochs):
     ax.legend()
 
 
+def _extension(path):
+    return os.path.splitext(path)[1].lstrip(".").lower()
+
+
 def check_output(path, figure):
     """Refuse an output whose folder is unusable or whose extension matplotlib cannot write, before drawing."""
-    extension = os.path.splitext(path)[1].lstrip(".").lower()
+    extension = _extension(path)
     supported = figure.canvas.get_supported_filetypes()
     if extension not in supported:
         raise UserError(f"cannot save figure as {path!r}: use one of the extensions .{', .'.join(sorted(supported))}")
@@ -31,7 +35,7 @@ def check_output(path, figure):
 
 
 def show_or_save(figure, output, input_path):
-    """Save to `output` if given; else show a window as the post does, or, with no display to show it on, save a
+    """Save to `output` if given (already passed through check_output); else show a window as the post does, or, with no display to show it on, save a
     PNG beside the input and say where."""
     backend = matplotlib.get_backend().lower()
     if output is None and backend not in backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE):
@@ -42,6 +46,8 @@ def show_or_save(figure, output, input_path):
     if output is None:
         output = os.path.splitext(input_path)[0] + ".png"
         print(f"[INFO] no display to show the figure on; saving it to {output}")
-    extension = check_output(output, figure)
+        check_output(output, figure)
+    # a given --output was checked by the caller before drawing
+    extension = _extension(output)
     write_atomically(output, lambda file: figure.savefig(file, format=extension), suffix=f".{extension}")
     return output
