@@ -23,11 +23,53 @@ class _NamesCode(pickle.UnpicklingError):
     pass
 
 
-class _NoGlobalsUnpickler(pickle.Unpickler):
+# Keras 2 histories often held numpy floats rather than Python floats. Pickled, such a float names three
+# callables: numpy's scalar constructor (numpy.core.multiarray under numpy 1.x, numpy._core.multiarray under
+# numpy 2), numpy.dtype, and, in protocols 0-2, _codecs.encode for its bytes. Those, checked as below, are the
+# only globals a history may name.
+_NUMERIC_KINDS = "fiu"
+
+
+def _numpy_dtype(spec, align=False, copy=True):
+    import numpy
+
+    if not isinstance(spec, str) or numpy.dtype(spec, align, copy).kind not in _NUMERIC_KINDS:
+        raise _NamesCode(f"it asks numpy.dtype for {spec!r}, and a training history holds only numbers")
+    return numpy.dtype(spec, align, copy)
+
+
+def _numpy_scalar(dtype, data):
+    import numpy
+
+    if not (isinstance(dtype, numpy.dtype) and dtype.kind in _NUMERIC_KINDS and dtype.fields is None
+            and isinstance(data, bytes) and len(data) == dtype.itemsize):
+        raise _NamesCode("it holds a numpy scalar that is not a plain number")
+    return numpy.frombuffer(data, dtype=dtype)[0].item()
+
+
+def _latin1_bytes(text, encoding):
+    if not isinstance(text, str) or encoding != "latin1":
+        raise _NamesCode(f"it calls _codecs.encode with {encoding!r}, not as pickle writes bytes")
+    return text.encode("latin1")
+
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy._core.multiarray", "scalar"): _numpy_scalar,
+    ("numpy", "dtype"): _numpy_dtype,
+    ("_codecs", "encode"): _latin1_bytes,
+}
+
+
+class _HistoryUnpickler(pickle.Unpickler):
     # Python's "Restricting Globals" recipe, taken to its end: a history is dicts, lists, strings and numbers, so
-    # no class or function may be named, and a crafted pickle cannot make the loader run code.
+    # no class or function may be named beyond what a numpy float needs, and those are our own checked stand-ins:
+    # a crafted pickle cannot make the loader run code.
     def find_class(self, module, name):
-        raise _NamesCode(f"it names {module}.{name}, and a training history names no code")
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise _NamesCode(f"it names {module}.{name}, and a training history names no code") from None
 
 
 def load_history(path, required_keys=("loss", "val_loss")):
@@ -40,7 +82,7 @@ def load_history(path, required_keys=("loss", "val_loss")):
     if not data:
         raise UserError(f"history {path!r} is empty")
     try:
-        history = _NoGlobalsUnpickler(io.BytesIO(data)).load()
+        history = _HistoryUnpickler(io.BytesIO(data)).load()
     except _NamesCode as error:
         raise UserError(f"history {path!r} is refused: {error}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
