@@ -15,7 +15,7 @@ import signal
 
 import keras
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import UserError, silence_closed_stdout
 from pyimagesearch.files import write_atomically
 from pyimagesearch.history import as_python_floats, save_history
 
@@ -110,16 +110,18 @@ class TrainingBackup(keras.callbacks.Callback):
         previous = {number: signal.signal(number, _raise_stopped) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
-        except _Stopped as stop:
+        except (_Stopped, BrokenPipeError) as stop:
             _restore_handlers(previous)
-            print(flush=True)  # end the progress bar's line before the message
+            _end_progress_line()
             saved = self._save_finished()
-            raise UserError(f"training stopped by {signal.Signals(stop.signal_number).name} during epoch "
+            # a pipe closed under us (`| head`, or the `tee` that Ctrl-C killed along with us) counts as SIGPIPE
+            number = stop.signal_number if isinstance(stop, _Stopped) else signal.SIGPIPE
+            raise UserError(f"training stopped by {signal.Signals(number).name} during epoch "
                             f"{self.finished_epochs + 1} of {self.settings['epochs']}; {saved}; run the same command "
-                            "again to resume", exit_code=128 + stop.signal_number) from None
+                            "again to resume", exit_code=128 + number) from None
         except NonFiniteLoss as error:
             _restore_handlers(previous)
-            print(flush=True)
+            _end_progress_line()
             saved = self._save_finished()
             self.remove()
             raise UserError(f"the training loss became {error.args[0]} in epoch {self.finished_epochs + 1}, so "
@@ -133,6 +135,14 @@ class TrainingBackup(keras.callbacks.Callback):
             return f"no epoch had finished, so {self.history_path} was not written"
         save_history(self.history, self.history_path)
         return f"the history of the {self.finished_epochs} finished epochs is in {self.history_path}"
+
+
+def _end_progress_line():
+    """End the progress bar's line before the message, even when stdout is a pipe whose reader is gone."""
+    try:
+        print(flush=True)
+    except BrokenPipeError:
+        silence_closed_stdout()
 
 
 def _restore_handlers(previous):

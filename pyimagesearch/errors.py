@@ -1,4 +1,6 @@
 """One place that turns an expected failure into one line on stderr and an exit status."""
+import os
+import signal
 import sys
 
 
@@ -17,3 +19,13 @@ def run(main):
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)
+    except BrokenPipeError:
+        silence_closed_stdout()
+        print("error: the program reading the output closed it", file=sys.stderr)
+        sys.exit(128 + signal.SIGPIPE)
+
+
+def silence_closed_stdout():
+    """After a BrokenPipeError on stdout (`| head` done, or a `tee` that Ctrl-C stopped): point stdout at /dev/null,
+    as Python's documentation advises, so that nothing printed later, nor the flush at exit, raises again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

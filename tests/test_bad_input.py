@@ -35,6 +35,18 @@ def test_counts_that_are_not_positive_integers_are_refused_by_argparse(flag, val
     assert not (tmp_path / "h.pickle").exists()
 
 
+@pytest.mark.parametrize("value", ["-1", "4294967296", "1.5", "seven"])
+def test_seeds_outside_0_to_2_to_the_32_minus_1_are_refused_by_argparse(value, tmp_path):
+    result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--seed", value)
+    assert_refused(result, "--seed", value, exit_code=2)
+
+
+def test_the_largest_and_smallest_seeds_are_taken():
+    from pyimagesearch.cli import seed
+
+    assert (seed("0"), seed("4294967295")) == (0, 2**32 - 1)
+
+
 def test_history_is_required():
     assert_refused(run_script("fashion_mnist.py"), "--history", exit_code=2)
 
