@@ -38,7 +38,7 @@ def main():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from pyimagesearch.plots import check_output, plot_diagnostics, show_or_save
+    from pyimagesearch.plots import check_output, explain_single_epoch, plot_diagnostics, show_or_save
 
     # determine the total number of epochs used for training, then initialize the figure
     epochs = np.arange(0, len(H["loss"]))
@@ -47,21 +47,26 @@ def main():
     if args.output is not None:
         check_output(args.output, fig)
 
+    # a history of one epoch (a run stopped early) is one point per curve: draw points, or nothing would show
+    style = {"marker": "o"} if len(epochs) == 1 else {}
+
     # plot the *unshifted* training and validation loss
-    axs[0].plot(epochs, H["loss"], label="train_loss")
-    axs[0].plot(epochs, H["val_loss"], label="val_loss")
+    axs[0].plot(epochs, H["loss"], label="train_loss", **style)
+    axs[0].plot(epochs, H["val_loss"], label="val_loss", **style)
     axs[0].set_title("Unshifted Loss Plot")
     axs[0].set_xlabel("Epoch #")
     axs[0].set_ylabel("Loss")
     axs[0].legend()
 
     # plot the *shifted* training and validation loss
-    axs[1].plot(epochs - 0.5, H["loss"], label="train_loss")
-    axs[1].plot(epochs, H["val_loss"], label="val_loss")
+    axs[1].plot(epochs - 0.5, H["loss"], label="train_loss", **style)
+    axs[1].plot(epochs, H["val_loss"], label="val_loss", **style)
     axs[1].set_title("Shifted Loss Plot")
     axs[1].set_xlabel("Epoch #")
     axs[1].set_ylabel("Loss")
     axs[1].legend()
+    if len(epochs) == 1:
+        explain_single_epoch(axs[1])
 
     # beyond the post: the same model measured at the end of each epoch, and the gap each reason explains
     if diagnostics:

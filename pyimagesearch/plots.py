@@ -20,6 +20,13 @@ def plot_diagnostics(ax, history, epochs):
     ax.legend()
 
 
+def explain_single_epoch(ax):
+    """The shifted panel of a one-epoch history: say why it has nothing to compare."""
+    ax.text(0.5, 0.5, "one epoch only: the shifted training loss (at -0.5)\nhas no validation loss at the same "
+            "moment to compare with;\nthe shift needs two epochs or more", transform=ax.transAxes,
+            ha="center", va="center", fontsize="small")
+
+
 def _extension(path):
     return os.path.splitext(path)[1].lstrip(".").lower()
 

@@ -79,3 +79,21 @@ def test_draws_the_history_of_a_real_short_run(tmp_path, monkeypatch, small_data
     assert lines_of(axes[0])["train_loss"] == ([0, 1], recorded["loss"])
     assert lines_of(axes[1])["train_loss"] == ([-0.5, 0.5], recorded["loss"])
     assert np.allclose(lines_of(axes[1])["val_loss"][1], recorded["val_loss"])
+
+
+def test_a_single_epoch_is_drawn_as_points_and_the_shifted_panel_says_why_it_compares_nothing(tmp_path,
+                                                                                            monkeypatch):
+    path = tmp_path / "training.pickle"
+    path.write_bytes(pickle.dumps({"loss": [0.9], "val_loss": [0.6]}))
+    axes = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    assert all(line.get_marker() == "o" for ax in axes for line in ax.get_lines())
+    assert lines_of(axes[0]) == {"train_loss": ([0], [0.9]), "val_loss": ([0], [0.6])}
+    assert lines_of(axes[1]) == {"train_loss": ([-0.5], [0.9]), "val_loss": ([0], [0.6])}
+    assert [text.get_text().split(":")[0] for text in axes[1].texts] == ["one epoch only"]
+    assert not axes[0].texts
+
+
+def test_several_epochs_are_drawn_as_the_posts_plain_lines(history_file, tmp_path, monkeypatch):
+    axes = draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    assert all(line.get_marker() == "None" for ax in axes for line in ax.get_lines())
+    assert not any(ax.texts for ax in axes)
