@@ -11,7 +11,7 @@ then draw the curves with `python plot_shift.py --input training.pickle`.
 # loading TensorFlow takes seconds that a mistyped flag should not cost)
 import argparse
 
-from pyimagesearch.cli import dropout_scale, non_negative_int, positive_float, positive_int
+from pyimagesearch.cli import dropout_scale, non_negative_int, positive_float, positive_int, seed
 from pyimagesearch.errors import run
 
 
@@ -27,8 +27,9 @@ def parse_arguments():
                     help="use only the first N training images (default: all 60,000)")
     ap.add_argument("--test-size", type=positive_int, default=None, metavar="N",
                     help="use only the first N test images (default: all 10,000)")
-    ap.add_argument("--seed", type=int, default=None, metavar="S",
-                    help="seed for identical reruns on one machine (default: none, as in the post)")
+    ap.add_argument("--seed", type=seed, default=None, metavar="S",
+                    help="seed from 0 to 2**32 - 1 for identical reruns on one machine (default: none, as in "
+                         "the post)")
     ap.add_argument("--restart", action="store_true",
                     help="discard the backup of an unfinished run instead of resuming it (default: resume)")
     ap.add_argument("--dataset-dir", default=None, metavar="DIR",
@@ -36,7 +37,8 @@ def parse_arguments():
     ap.add_argument("--dropout-scale", type=dropout_scale, default=1.0, metavar="F",
                     help="multiply MiniVGGNet's dropout rates by F, 0 removes dropout (default: 1.0)")
     ap.add_argument("--mixed-precision", action="store_true",
-                    help="compute in bfloat16 with float32 weights, faster on CPUs with AVX512-BF16 (default: off)")
+                    help="compute in bfloat16 with float32 weights where that is faster: on a GPU or a CPU with "
+                         "AVX512-BF16 or AMX; elsewhere it stays float32 and says so (default: off)")
     ap.add_argument("--diagnostics", action="store_true",
                     help="also record the losses that measure reasons 1 and 2 each epoch (default: off)")
     ap.add_argument("--diagnostics-size", type=non_negative_int, default=10000, metavar="N",
@@ -64,7 +66,8 @@ def main():
     from pyimagesearch.history import save_history
     from pyimagesearch.minivggnet import MiniVGGNet
     from pyimagesearch.schedule import legacy_time_decay
-    from pyimagesearch.speed import compile_options, use_mixed_precision
+    from pyimagesearch.cpu import accelerators, cpu_features
+    from pyimagesearch.speed import use_mixed_precision
 
     if args.seed is not None:
         from pyimagesearch.reproducibility import set_seed
@@ -103,14 +106,13 @@ def main():
     # initialize the label names
     labelNames = ["top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 
-    # initialize the optimizer and model; Keras 3 has no `decay=`, the schedule applies Keras 2's per batch, and
-    # compile_options() only changes how many batches run per call into the backend, not what they compute
+    # initialize the optimizer and model; Keras 3 has no `decay=`, so the schedule applies Keras 2's per batch
     print("[INFO] compiling model...")
     if args.mixed_precision:
-        use_mixed_precision()
+        use_mixed_precision(cpu_features(), accelerators())
     opt = SGD(learning_rate=legacy_time_decay(INIT_LR, INIT_LR / NUM_EPOCHS), momentum=0.9)
     model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale)
-    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"], **compile_options())
+    model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # resume an unfinished run of the same settings from the backup beside the history file
     settings = {key: value for key, value in vars(args).items()
@@ -134,9 +136,9 @@ def main():
     if args.diagnostics and diagnostics.seconds:
         print(f"[INFO] diagnostics took {sum(diagnostics.seconds) / len(diagnostics.seconds):.1f}s per epoch")
 
-    # make predictions on the test set and show a nicely formatted classification report (naming all ten
-    # classes, even those a small --test-size leaves out)
-    preds = model.predict(testX)
+    # make predictions on the test set (silently, as Keras 2 did) and show a nicely formatted classification
+    # report (naming all ten classes, even those a small --test-size leaves out)
+    preds = model.predict(testX, verbose=0)
     print("[INFO] evaluating network...")
     print(classification_report(testY.argmax(axis=1), preds.argmax(axis=1), labels=list(range(10)),
                                 target_names=labelNames, zero_division=0))

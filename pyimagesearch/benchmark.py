@@ -1,10 +1,10 @@
 """How fast does the post's training run here? Variants timed side by side, on the real data.
 
-    python -m pyimagesearch.benchmark                       # about a minute: plain port against our default
-    python -m pyimagesearch.benchmark --variants plain default steps8 xla bf16 --steps 300 --repeats 5
+    python -m pyimagesearch.benchmark                       # a few minutes: the post's fit against 32 steps a call
+    python -m pyimagesearch.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
-take turns (plain, default, ..., plain, default, ...) so that a noisy machine slows them alike; each turn trains
+take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
 `--steps` batches with `model.fit` and evaluates as many validation images. An epoch is extrapolated to the
 post's 1,875 training batches and 10,000 validation images. GFLOP/s come from the network's layer shapes.
 """
@@ -38,6 +38,21 @@ def epoch_flops(model):
     return forward_flops_per_image(model) * (3 * TRAIN_IMAGES + VALIDATION_IMAGES)
 
 
+def describe_machine(backend, keras_version):
+    """One line: Keras and its backend, the CPU's count and features, and, under TensorFlow, whether oneDNN is on."""
+    import platform
+
+    from pyimagesearch.cpu import FEATURES, accelerators, cpu_features, onednn_default
+
+    features = cpu_features()
+    found = " ".join(feature for feature in FEATURES if feature in features) or f"none of {' '.join(FEATURES)}"
+    line = f"keras {keras_version}, backend {backend}, {os.cpu_count()} CPUs ({platform.machine()}), CPU features: {found}"
+    if backend == "tensorflow":
+        line += f"; oneDNN {'on' if onednn_default(features) else 'off'}"
+    devices = accelerators()
+    return line + (f"; accelerators: {', '.join(devices)}" if devices else "; no accelerator")
+
+
 def matmul_gflops(size=4096, repeats=5):
     """The machine's practical fp32 ceiling: the best of a few large numpy float32 matrix products."""
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
@@ -60,8 +75,7 @@ class Variant:
         import keras
 
         from pyimagesearch.minivggnet import MiniVGGNet
-        from pyimagesearch.schedule import legacy_time_decay
-        from pyimagesearch.speed import compile_options
+        from pyimagesearch.schedule import compile_as_in_the_post
 
         self.name, self.images, self.targets = name, images, targets
         policy = options.pop("policy", "float32")
@@ -71,11 +85,7 @@ class Variant:
             self.model = MiniVGGNet.build(28, 28, 1, 10)
         finally:
             keras.config.set_dtype_policy(previous)
-        compile_arguments = compile_options() if options.pop("default", False) else {}
-        compile_arguments.update(options)
-        self.model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
-                           optimizer=keras.optimizers.SGD(learning_rate=legacy_time_decay(0.01, 0.0004),
-                                                          momentum=0.9), **compile_arguments)
+        compile_as_in_the_post(self.model, **options)
 
     def run(self, steps):
         """Seconds for `steps` training batches and for as many validation images."""
@@ -88,21 +98,19 @@ class Variant:
 
 
 VARIANTS = {
-    "plain": {},                                   # what a naive port of the post writes
-    "default": {"default": True},                  # what fashion_mnist.py does (pyimagesearch/speed.py)
+    "plain": {},                                   # the post's model.fit, as fashion_mnist.py runs it
     "steps8": {"steps_per_execution": 8},
     "steps32": {"steps_per_execution": 32},
     "xla": {"jit_compile": True},
     "bf16": {"policy": "mixed_bfloat16"},
     "steps32-bf16": {"steps_per_execution": 32, "policy": "mixed_bfloat16"},
-    "default-bf16": {"default": True, "policy": "mixed_bfloat16"},
 }
 
 
 def main():
     parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "default"],
-                        metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain default)")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
+                        metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
     parser.add_argument("--steps", type=int, default=150, metavar="N",
                         help="training batches (and validation images / 32) per timed turn (default: 150)")
     parser.add_argument("--repeats", type=int, default=3, metavar="N", help="timed turns per variant (default: 3)")
@@ -120,7 +128,7 @@ def main():
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
     images = images.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels, 10)
-    print(f"keras {keras.__version__}, backend {keras.backend.backend()}, {os.cpu_count()} CPUs")
+    print(describe_machine(keras.backend.backend(), keras.__version__))
     ceiling = matmul_gflops()
     print(f"numpy float32 matmul (4096^3): {ceiling:.0f} GFLOP/s, the practical ceiling")
 

@@ -1,5 +1,6 @@
 """fashion_mnist.py end to end: a short real run, as a reader runs it."""
 import pickle
+import re
 
 import pytest
 
@@ -26,8 +27,32 @@ def test_prints_the_posts_info_lines_in_order(short_run):
     assert positions == sorted(positions)
 
 
-def test_trains_the_requested_epochs_with_progress(short_run):
-    assert "Epoch 1/2" in short_run[0].stdout and "Epoch 2/2" in short_run[0].stdout
+def progress_updates(stdout):
+    """(step, total, bar width) of every progress-bar update Keras printed, in order (updates end in \\r or \\b)."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
+    return [(int(step), int(total), len(bar))
+            for step, total, bar in re.findall(r"(\d+)/(\d+) (━+)", plain)]
+
+
+def test_progress_counts_every_step_and_never_past_the_total(short_run):
+    # 300 images at batch size 32: 10 steps an epoch, the last one of 12 images
+    stdout = short_run[0].stdout
+    updates = progress_updates(stdout)
+    assert updates and all(step <= total for step, total, _ in updates)
+    assert {total for _, total, _ in updates} == {10}
+    assert len({width for _, _, width in updates}) == 1  # one bar width throughout
+    final_lines = [line for line in re.split(r"[\r\n]", stdout) if "val_loss" in line]
+    assert len(final_lines) == 2 and all(re.sub(r"\x1b\[[0-9;]*m", "", line).startswith("10/10 ")
+                                         for line in final_lines)
+    assert re.findall(r"Epoch \d+/\d+", stdout) == ["Epoch 1/2", "Epoch 2/2"]
+    # within an epoch the count only grows (Keras skips updates that come faster than 20 a second)
+    steps = [step for step, _, _ in updates]
+    ends = [index for index in range(1, len(steps)) if steps[index] < steps[index - 1]]
+    assert len(ends) == 1 and all(epoch == sorted(epoch) and epoch[-1] == 10
+                                  for epoch in (steps[:ends[0]], steps[ends[0]:]))
+    # validation runs inside fit without a bar, and predict shows none, as in the post
+    after_training = stdout[stdout.rindex("val_loss"):]
+    assert not progress_updates(after_training) and "[INFO] evaluating network..." in after_training
 
 
 def test_history_pickle_holds_four_keys_of_python_floats(short_run):

@@ -16,10 +16,11 @@ from tests.conftest import ROOT, run_script
 EPOCHS = 4
 
 
-def start(history, dataset_dir, *extra):
+def start(history, dataset_dir, *extra, epochs=EPOCHS):
     return subprocess.Popen([sys.executable, os.path.join(ROOT, "fashion_mnist.py"), "--history", str(history),
-                             "--epochs", str(EPOCHS), "--dataset-dir", str(dataset_dir), *map(str, extra)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--epochs", str(epochs), "--dataset-dir", str(dataset_dir), *map(str, extra)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # nothing lost in a buffer at a kill
 
 
 def backed_up_epochs(history):
@@ -77,17 +78,14 @@ def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path
     from pyimagesearch.backup import TrainingBackup
     from pyimagesearch.datasets import read_idx_folder
     from pyimagesearch.minivggnet import MiniVGGNet
-    from pyimagesearch.schedule import legacy_time_decay
+    from pyimagesearch.schedule import compile_as_in_the_post
 
     ((images, labels), _) = read_idx_folder(small_dataset_dir)
     images = images[:64, :, :, None].astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels[:64], 10)
 
     def compiled():
-        model = MiniVGGNet.build(28, 28, 1, 10)
-        model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
-                      optimizer=keras.optimizers.SGD(learning_rate=legacy_time_decay(0.01, 0.0004), momentum=0.9))
-        return model
+        return compile_as_in_the_post(MiniVGGNet.build(28, 28, 1, 10))
 
     settings = {"epochs": 2}
     trained = compiled()
@@ -122,22 +120,58 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     assert os.path.isfile(str(history) + ".backup/state.json")  # kept for the resume
 
 
+@pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (None, 141)],
+                         ids=["SIGINT", "SIGTERM", "pipe closed alone"])
+def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signal_number, exit_code,
+                                                                          small_dataset_dir, tmp_path):
+    # `python fashion_mnist.py ... | tee log` and Ctrl-C: tee dies with us, so the next print meets a closed pipe;
+    # with no signal at all (`| head` done), the next progress line does
+    history = tmp_path / "training.pickle"
+    process = start(history, small_dataset_dir)
+    wait_for_epochs(process, history, 1)
+    process.stdout.close()
+    if signal_number is not None:
+        process.send_signal(signal_number)
+    stderr = process.stderr.read()
+    process.wait(timeout=120)
+    assert process.returncode == exit_code, stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+    [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert signal.Signals(exit_code - 128).name in message and "run the same command again to resume" in message
+    epochs = len(load(history)["loss"])
+    assert 1 <= epochs < EPOCHS and f"the {epochs} finished epochs is in {history}" in message
+    assert os.path.isfile(str(history) + ".backup/state.json")
+
+
 def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_dir, tmp_path):
-    # kill at three random moments (seeded, so a failure can be replayed), rerunning after each, then finish
+    # three SIGKILLs, each at a random moment (seeded, so a failure can be replayed) of the epoch after one more
+    # has been backed up: every rerun must resume where the last backup stood, and the last one must finish (six
+    # epochs, so that the third kill still lands well before the end)
+    epochs = 6
     history = tmp_path / "training.pickle"
     generator = random.Random(1)
+    resumed = []
     for _ in range(3):
-        process = start(history, small_dataset_dir)
-        wait_for_epochs(process, history, 0)
-        time.sleep(generator.uniform(3.5, 6.5))  # start-up takes about 4 s, an epoch under 1 s here
+        before = backed_up_epochs(history)
+        process = start(history, small_dataset_dir, epochs=epochs)
+        wait_for_epochs(process, history, before + 1)
+        time.sleep(generator.uniform(0.0, 0.5))  # an epoch of 10 batches takes well under a second here
         process.kill()
-        process.wait()
-    result = run_script("fashion_mnist.py", "--history", history, "--epochs", EPOCHS, "--dataset-dir",
+        stdout, _ = process.communicate()
+        if before:
+            resumed.append((before, stdout))
+        assert backed_up_epochs(history) > before
+    before = backed_up_epochs(history)
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", epochs, "--dataset-dir",
                         small_dataset_dir)
     assert result.returncode == 0, result.stderr
+    resumed.append((before, result.stdout))
+    assert len(resumed) == 3
+    for finished, stdout in resumed:
+        assert f"[INFO] resuming from {history}.backup: {finished} of {epochs} epochs already done" in stdout
     final = load(history)
     assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
-    assert all(len(values) == EPOCHS for values in final.values())
+    assert all(len(values) == epochs for values in final.values())
 
 
 WRITER = """

@@ -4,10 +4,12 @@ import subprocess
 import sys
 
 import keras
+import pytest
 
 from pyimagesearch.benchmark import epoch_flops, forward_flops_per_image
+from pyimagesearch.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.speed import compile_options
+from pyimagesearch.speed import use_mixed_precision
 from tests.conftest import ROOT, run_script
 
 
@@ -20,25 +22,7 @@ def test_flop_count_comes_from_the_layer_shapes():
     assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
 
 
-def test_default_only_batches_calls_into_the_backend():
-    assert compile_options() == {"steps_per_execution": 32}
-
-
-def test_seeded_runs_are_identical_with_and_without_the_speed_options(small_dataset_dir, tmp_path):
-    # fashion_mnist.py as a naive port (compile_options() returning nothing) against the default, same seed
-    naive = tmp_path / "naive.pickle"
-    patched = ("import runpy, sys; import pyimagesearch.speed as speed; speed.compile_options = lambda: {}; "
-               "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
-    arguments = ["--epochs", "2", "--dataset-dir", str(small_dataset_dir), "--seed", "4"]
-    result = subprocess.run([sys.executable, "-c", patched, f"{ROOT}/fashion_mnist.py", "--history", str(naive),
-                             *arguments], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    default = tmp_path / "default.pickle"
-    assert run_script("fashion_mnist.py", "--history", default, *arguments).returncode == 0
-    assert pickle.loads(naive.read_bytes()) == pickle.loads(default.read_bytes())
-
-
-def test_mixed_precision_trains_in_bfloat16_and_saves_floats(small_dataset_dir, tmp_path):
+def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
     history = tmp_path / "bf16.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir", small_dataset_dir,
                         "--mixed-precision", "--diagnostics", "--diagnostics-size", 100)
@@ -49,12 +33,48 @@ def test_mixed_precision_trains_in_bfloat16_and_saves_floats(small_dataset_dir, 
 
 
 def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "default", "bf16",
+    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "steps32", "bf16",
                              "--steps", "2", "--repeats", "1", "--dataset-dir", str(small_dataset_dir)],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
-            if line.split() and line.split()[0] in ("plain", "default", "bf16")}
-    assert list(rows) == ["plain", "default", "bf16"]  # plain is always timed, first, as the reference
+            if line.split() and line.split()[0] in ("plain", "steps32", "bf16")}
+    assert list(rows) == ["plain", "steps32", "bf16"]  # plain is always timed, first, as the reference
     assert rows["plain"][5] == "1.00x"
     assert "GFLOP/s, the practical ceiling" in result.stdout and "7.56 TFLOP" in result.stdout
+
+
+CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512_vnni {extra}\nbogomips\t: 4200\n"
+
+
+@pytest.mark.parametrize("extra, expected", [("", {"avx2", "fma", "avx512f", "avx512_vnni"}),
+                                             ("avx512_bf16 amx_bf16", set(FEATURES))])
+def test_cpu_features_come_from_the_kernels_flags(extra, expected, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra=extra))
+    assert cpu_features(str(cpuinfo)) == expected
+
+
+def test_cpu_features_without_proc_fall_back_to_numpys_detection(tmp_path):
+    assert cpu_features(str(tmp_path / "absent")) <= set(FEATURES)
+
+
+@pytest.mark.parametrize("features, devices, fast", [
+    (set(), [], False), ({"avx2", "fma"}, [], False), ({"avx2", "avx512f", "avx512_vnni"}, [], False),
+    ({"avx512_bf16"}, [], True), ({"amx_bf16"}, [], True), ({"avx2"}, ["gpu:0"], True)])
+def test_bfloat16_counts_as_fast_only_with_its_instructions_or_an_accelerator(features, devices, fast):
+    assert bfloat16_is_fast(features, devices) is fast
+
+
+def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so(capsys):
+    previous = keras.config.dtype_policy()
+    try:
+        assert use_mixed_precision({"avx2", "fma"}, []) is False
+        assert keras.config.dtype_policy().name == previous.name
+        [line] = capsys.readouterr().out.splitlines()
+        assert line.startswith("[INFO] --mixed-precision:") and "stays in float32" in line
+        assert use_mixed_precision({"avx2", "avx512_bf16"}, []) is True
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+        assert MiniVGGNet.build(28, 28, 1, 10).layers[0].compute_dtype == "bfloat16"
+    finally:
+        keras.config.set_dtype_policy(previous)
