@@ -45,10 +45,6 @@ class _Stopped(BaseException):
         self.signal_number = signal_number
 
 
-def _raise_stopped(signal_number, frame):
-    raise _Stopped(signal_number)
-
-
 class TrainingBackup(keras.callbacks.Callback):
     """Keeps `<history>.backup/` up to date after every epoch and restores from it."""
 
@@ -59,6 +55,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.settings = settings
         self.history = {}
         self.finished_epochs = 0
+        self.stop_signal = None
 
     def restore(self, model, restart=False):
         """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
@@ -84,6 +81,23 @@ class TrainingBackup(keras.callbacks.Callback):
         print(f"[INFO] resuming from {self.directory}: {self.finished_epochs} of {self.settings['epochs']} "
               "epochs already done")
 
+    def request_stop(self, signal_number, frame):
+        """The signal handler inside fit(): note the stop for the next batch's end. An exception raised from a
+        handler lands in whatever code runs at that moment, and some swallow it (numpy's conversion of a JAX array
+        does), so it is raised from our own callback instead; a second signal stops at once."""
+        if self.stop_signal is not None:
+            raise _Stopped(signal_number)
+        self.stop_signal = signal_number
+
+    def _stop_if_asked(self):
+        if self.stop_signal is not None:
+            raise _Stopped(self.stop_signal)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stop_if_asked()
+
+    on_test_batch_end = on_train_batch_end
+
     def on_epoch_end(self, epoch, logs=None):
         history = as_python_floats(self.history)
         for key, value in (logs or {}).items():
@@ -107,9 +121,10 @@ class TrainingBackup(keras.callbacks.Callback):
     def saving_on_stop(self, learning_rate):
         """Ctrl-C or SIGTERM: save the finished epochs' history, keep the backup, exit 130 or 143.
         A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again)."""
-        previous = {number: signal.signal(number, _raise_stopped) for number in (signal.SIGINT, signal.SIGTERM)}
+        previous = {number: signal.signal(number, self.request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
+            self._stop_if_asked()  # a signal after the last batch
         except (_Stopped, BrokenPipeError) as stop:
             _restore_handlers(previous)
             _end_progress_line()
