@@ -106,21 +106,39 @@ VARIANTS = {
     "steps32-bf16": {"steps_per_execution": 32, "policy": "mixed_bfloat16"},
 }
 
+# Settings that only take effect when a process starts (the backend, TensorFlow's oneDNN switch), each timed in a
+# process of its own running the `plain` variant; the processes take turns like the variants do.
+CONFIGURATIONS = {
+    "tensorflow": {"KERAS_BACKEND": "tensorflow"},
+    "tensorflow-onednn": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"},
+    "tensorflow-eigen": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0"},
+    "jax": {"KERAS_BACKEND": "jax"},
+    "torch": {"KERAS_BACKEND": "torch"},
+}
+# An AVX2-only CPU, emulated on a newer one by capping what each library may use: oneDNN (TensorFlow's and
+# PyTorch's), PyTorch's own kernels, XLA (JAX) and OpenBLAS (numpy's ceiling). TensorFlow's own kernels need no cap:
+# its binary is built for AVX, and it leaves oneDNN off by default on a CPU without AVX-512 VNNI or bfloat16.
+AVX2_EMULATION = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
+                  "OPENBLAS_CORETYPE": "Haswell"}
+AVX2_TENSORFLOW_DEFAULT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
-def main():
-    parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
-    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
-                        metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
-    parser.add_argument("--steps", type=int, default=150, metavar="N",
-                        help="training batches (and validation images / 32) per timed turn (default: 150)")
-    parser.add_argument("--repeats", type=int, default=3, metavar="N", help="timed turns per variant (default: 3)")
-    parser.add_argument("--dataset-dir", default=None, metavar="DIR", help="as in fashion_mnist.py")
-    args = parser.parse_args()
-    if args.steps < 1 or args.repeats < 1:
-        parser.error("--steps and --repeats must be positive")
-    if "plain" not in args.variants:
-        args.variants.insert(0, "plain")
 
+def print_table(seconds, train_seconds, flops, ceiling, label, turns):
+    names = list(seconds)
+    reference = statistics.median(seconds[names[0]])
+    print(f"{label:<18} {'s/epoch':>8} {'spread':>13} {'train img/s':>11} {'GFLOP/s':>8} {'vs ' + names[0]:>12} "
+          f"{'of ceiling':>10}")
+    for name in names:
+        median = statistics.median(seconds[name])
+        achieved = flops / median / 1e9
+        images_per_second = TRAIN_IMAGES / statistics.median(train_seconds[name])
+        print(f"{name:<18} {median:>8.1f} {min(seconds[name]):>6.1f}-{max(seconds[name]):<6.1f} "
+              f"{images_per_second:>11.0f} {achieved:>8.0f} {reference / median:>11.2f}x {achieved / ceiling:>9.0%}")
+    print(f"(epoch = {TRAIN_IMAGES} training + {VALIDATION_IMAGES} validation images, {flops / 1e12:.2f} TFLOP; "
+          f"{turns}, median and min-max)")
+
+
+def time_variants(args):
     import keras
 
     from pyimagesearch.datasets import load_fashion_mnist
@@ -144,18 +162,77 @@ def main():
             train_seconds[variant.name].append(train / (args.steps * BATCH_SIZE) * TRAIN_IMAGES)
             seconds[variant.name].append(train_seconds[variant.name][-1]
                                          + validate / (args.steps * BATCH_SIZE) * VALIDATION_IMAGES)
+    print_table(seconds, train_seconds, flops, ceiling, "variant", f"{args.repeats} turns of {args.steps} steps each")
+    return seconds, train_seconds, flops, ceiling
 
-    plain = statistics.median(seconds["plain"])
-    print(f"{'variant':<13} {'s/epoch':>8} {'spread':>13} {'train img/s':>11} {'GFLOP/s':>8} {'vs plain':>9} "
-          f"{'of ceiling':>10}")
-    for name, values in seconds.items():
-        median = statistics.median(values)
-        achieved = flops / median / 1e9
-        images_per_second = TRAIN_IMAGES / statistics.median(train_seconds[name])
-        print(f"{name:<13} {median:>8.1f} {min(values):>6.1f}-{max(values):<6.1f} {images_per_second:>11.0f} "
-              f"{achieved:>8.0f} {plain / median:>8.2f}x {achieved / ceiling:>9.0%}")
-    print(f"(epoch = {TRAIN_IMAGES} training + {VALIDATION_IMAGES} validation images, {flops / 1e12:.2f} TFLOP; "
-          f"{args.repeats} turns of {args.steps} steps each, median and min-max)")
+
+def time_configurations(args):
+    """Each configuration in a process of its own (one turn each), the processes taking turns `--repeats` times."""
+    import json
+    import subprocess
+    import sys
+
+    seconds = {name: [] for name in args.configurations}
+    train_seconds = {name: [] for name in args.configurations}
+    ceilings, flops = [], None
+    emulation = dict(AVX2_EMULATION) if args.emulate_avx2 else {}
+    for turn in range(args.repeats):
+        for name in args.configurations:
+            environment = {**os.environ, **emulation, **CONFIGURATIONS[name]}
+            if args.emulate_avx2 and name in ("tensorflow", "tensorflow-eigen"):
+                environment.update(AVX2_TENSORFLOW_DEFAULT)
+            command = [sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "plain", "--steps",
+                       str(args.steps), "--repeats", "1", "--json"]
+            if args.dataset_dir:
+                command += ["--dataset-dir", args.dataset_dir]
+            result = subprocess.run(command, env=environment, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise SystemExit(f"error: configuration {name} failed: {result.stderr.strip().splitlines()[-1:]}")
+            if turn == 0:
+                print(f"{name}: {result.stdout.splitlines()[0]}")
+            measured = json.loads(result.stdout.splitlines()[-1])
+            seconds[name] += measured["seconds"]["plain"]
+            train_seconds[name] += measured["train_seconds"]["plain"]
+            ceilings.append(measured["ceiling"])
+            flops = measured["flops"]
+    emulated = " (AVX2-only CPU emulated: " + " ".join(f"{key}={value}" for key, value in AVX2_EMULATION.items()) \
+        + ", TensorFlow's oneDNN off unless asked)" if args.emulate_avx2 else ""
+    print(f"numpy float32 matmul (4096^3): median {statistics.median(ceilings):.0f} GFLOP/s over the processes, the "
+          f"practical ceiling{emulated}")
+    print_table(seconds, train_seconds, flops, statistics.median(ceilings), "configuration",
+                f"{args.repeats} turns of {args.steps} steps each, one process a turn")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
+    parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
+                        metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
+    parser.add_argument("--configurations", nargs="+", choices=list(CONFIGURATIONS), default=None, metavar="NAME",
+                        help="instead of --variants, time the post's fit under each of these settings, one process "
+                             f"each: {', '.join(CONFIGURATIONS)} (default: none)")
+    parser.add_argument("--emulate-avx2", action="store_true",
+                        help="with --configurations, cap every library at AVX2 as on a CPU without AVX-512 "
+                             "(default: off)")
+    parser.add_argument("--steps", type=int, default=150, metavar="N",
+                        help="training batches (and validation images / 32) per timed turn (default: 150)")
+    parser.add_argument("--repeats", type=int, default=3, metavar="N", help="timed turns per variant (default: 3)")
+    parser.add_argument("--dataset-dir", default=None, metavar="DIR", help="as in fashion_mnist.py")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # for --configurations' processes
+    args = parser.parse_args()
+    if args.steps < 1 or args.repeats < 1:
+        parser.error("--steps and --repeats must be positive")
+    if args.emulate_avx2 and not args.configurations:
+        parser.error("--emulate-avx2 goes with --configurations")
+    if args.configurations:
+        time_configurations(args)
+        return
+    if "plain" not in args.variants:
+        args.variants.insert(0, "plain")
+    seconds, train_seconds, flops, ceiling = time_variants(args)
+    if args.json:
+        import json
+
+        print(json.dumps({"seconds": seconds, "train_seconds": train_seconds, "flops": flops, "ceiling": ceiling}))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """fashion_mnist.py end to end: a short real run, as a reader runs it."""
+import os
 import pickle
 import re
+import shlex
 
 import pytest
 
-from tests.conftest import run_script
+from tests.conftest import ROOT, run_script
 
 LABELS = ["top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
 INFO_LINES = ["[INFO] loading Fashion MNIST...", "[INFO] compiling model...", "[INFO] training model...",
@@ -21,6 +23,7 @@ def short_run(tmp_path_factory, real_data):
     return result, history
 
 
+@pytest.mark.backends
 def test_prints_the_posts_info_lines_in_order(short_run):
     lines = short_run[0].stdout.splitlines()
     positions = [lines.index(line) for line in INFO_LINES]
@@ -34,6 +37,7 @@ def progress_updates(stdout):
             for step, total, bar in re.findall(r"(\d+)/(\d+) (━+)", plain)]
 
 
+@pytest.mark.backends
 def test_progress_counts_every_step_and_never_past_the_total(short_run):
     # 300 images at batch size 32: 10 steps an epoch, the last one of 12 images
     stdout = short_run[0].stdout
@@ -55,6 +59,7 @@ def test_progress_counts_every_step_and_never_past_the_total(short_run):
     assert not progress_updates(after_training) and "[INFO] evaluating network..." in after_training
 
 
+@pytest.mark.backends
 def test_history_pickle_holds_four_keys_of_python_floats(short_run):
     with open(short_run[1], "rb") as file:
         history = pickle.load(file)
@@ -83,3 +88,22 @@ def test_dataset_dir_is_read_instead_of_the_package(small_dataset_dir, tmp_path)
     # 320 images at batch size 64 make 5 steps an epoch
     assert "5/5" in result.stdout
     assert len(pickle.loads(history.read_bytes())["loss"]) == 1
+
+
+def readme_quick_command():
+    """The quick run's arguments, read from the README so that the two cannot drift apart."""
+    with open(os.path.join(ROOT, "README.md")) as file:
+        [line] = [line for line in file if line.startswith("python fashion_mnist.py --history quick.pickle ")]
+    return shlex.split(line.split("#")[0])[2:]
+
+
+def test_the_readmes_quick_run_shows_the_posts_effect(real_data, tmp_path):
+    arguments = readme_quick_command()
+    assert arguments[:2] == ["--history", "quick.pickle"] and "--seed" in arguments
+    history = tmp_path / "quick.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, *arguments[2:], timeout=600)
+    assert result.returncode == 0, result.stderr
+    recorded = pickle.loads(history.read_bytes())
+    # epoch 1: validation loss below the training loss, and an accuracy far above chance (0.1)
+    assert recorded["val_loss"][0] < recorded["loss"][0]
+    assert recorded["val_accuracy"][0] > 0.7 and recorded["val_accuracy"][-1] > 0.8

@@ -52,6 +52,7 @@ def load(history):
         return pickle.load(file)
 
 
+@pytest.mark.backends
 def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
     kill_after_epochs(history, small_dataset_dir, 2)
@@ -72,6 +73,7 @@ def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_d
     assert not os.path.exists(str(history) + ".backup")  # removed once the run completed
 
 
+@pytest.mark.backends
 def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path):
     import keras
 
@@ -101,6 +103,7 @@ def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after))
 
 
+@pytest.mark.backends
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signal_number, exit_code,
                                                                              small_dataset_dir, tmp_path):
@@ -238,6 +241,7 @@ def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
     assert all(np.isfinite(load(history)["loss"]))
 
 
+@pytest.mark.backends
 def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
     histories = []
     for name in ("first", "second"):
