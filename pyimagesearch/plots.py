@@ -1,23 +1,39 @@
-"""Figure helpers for plot_shift.py: the diagnostics axes, and showing or saving the figure."""
+"""Figure helpers for plot_shift.py: the gap split into its reasons, and showing or saving the figure."""
 import os
 
 import matplotlib
+import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import check_writable, write_atomically
+from pyimagesearch.gaps import LOGGED_GAP, gap_terms
 
 
 def plot_diagnostics(ax, history, epochs):
-    """Third axes: the logged losses against the same model measured at the end of each epoch."""
-    ax.plot(epochs, history["loss"], label="train_loss")
-    ax.plot(epochs, history["val_loss"], label="val_loss")
-    ax.plot(epochs, history["train_inference_loss"], linestyle="--", label="train_inference_loss")
-    ax.plot(epochs, history["val_dropout_loss"], linestyle=":", label="val_dropout_loss")
-    ax.set_title("Losses Measured at Epoch End")
+    """Third axes: each epoch's logged gap val_loss - loss as the stacked bars of its four terms."""
+    terms = gap_terms(history)
+    logged_gap = terms.pop(LOGGED_GAP)
+    plot_gap_bars(ax, epochs, terms, logged_gap)
+
+
+def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
+    """Per epoch, the terms' positive parts stacked up from 0 and their negative parts stacked down from 0 (so the
+    bar spans what pushes validation above and below training), with the logged gap, their sum, as a line.
+    `errors`, if given, is {term name: error bar lengths as matplotlib's `yerr` takes them}."""
+    above, below = np.zeros(len(epochs)), np.zeros(len(epochs))
+    for name, values in terms.items():
+        values = np.asarray(values, dtype=float)
+        ax.bar(epochs, values, bottom=np.where(values >= 0, above, below), width=0.8, label=name,
+               yerr=None if errors is None else errors[name], capsize=2, error_kw={"elinewidth": 0.8})
+        above += np.clip(values, 0, None)
+        below += np.clip(values, None, 0)
+    ax.plot(epochs, logged_gap, color="black", marker="o", markersize=3, label=LOGGED_GAP)
+    ax.axhline(0, color="gray", linewidth=0.8)
+    ax.set_title("Gap val_loss - loss by Reason")
     ax.set_xlabel("Epoch #")
-    ax.set_ylabel("Loss")
-    ax.legend()
+    ax.set_ylabel("Loss difference")
+    ax.legend(fontsize="x-small", ncol=2)
 
 
 def _extension(path):
