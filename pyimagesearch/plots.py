@@ -1,4 +1,4 @@
-"""Figure helpers for plot_shift.py: the gap split into its reasons, and showing or saving the figure."""
+"""Figure helpers for plot_shift.py and the seeds study: the gap split into its reasons, showing or saving."""
 import os
 
 import matplotlib
@@ -34,6 +34,42 @@ def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
     ax.set_xlabel("Epoch #")
     ax.set_ylabel("Loss difference")
     ax.legend(fontsize="x-small", ncol=2)
+
+
+def plot_band(ax, epochs, runs, label):
+    """The mean over runs as a line, and the band from their minimum to their maximum at each epoch."""
+    runs = np.asarray(runs)
+    (line,) = ax.plot(epochs, runs.mean(axis=0), label=label)
+    ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
+
+
+def plot_study(histories):
+    """The seeds study's figure: the post's two plots over all runs, and the mean gap split into its terms with
+    min-max error bars. Returns a matplotlib Figure (no pyplot, so no display is needed)."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    epochs = np.arange(0, len(histories[0]["loss"]))
+    terms = [gap_terms(history) for history in histories]
+    with matplotlib.style.context("ggplot"):
+        figure = Figure(figsize=(6.4, 8.4))
+        axs = figure.subplots(3, 1)
+        for ax, shift, title in ((axs[0], 0.0, "Unshifted Loss Plot"), (axs[1], 0.5, "Shifted Loss Plot")):
+            plot_band(ax, epochs - shift, [history["loss"] for history in histories], "train_loss")
+            plot_band(ax, epochs, [history["val_loss"] for history in histories], "val_loss")
+            ax.set_title(f"{title} (mean and min-max of {len(histories)} runs)")
+            ax.set_xlabel("Epoch #")
+            ax.set_ylabel("Loss")
+            ax.legend()
+        runs = {name: np.array([run[name] for run in terms]) for name in terms[0]}
+        means = {name: values.mean(axis=0) for name, values in runs.items()}
+        errors = {name: [means[name] - values.min(axis=0), values.max(axis=0) - means[name]]
+                  for name, values in runs.items()}
+        logged_gap = means.pop(LOGGED_GAP)
+        plot_gap_bars(axs[2], epochs, means, logged_gap, errors=errors)
+        axs[2].set_title(f"{axs[2].get_title()} (mean, min-max)")
+        figure.tight_layout()
+    return figure
 
 
 def _extension(path):
