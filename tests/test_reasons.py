@@ -162,6 +162,33 @@ def test_dropout_layers_and_batch_norm_are_found_in_nested_models():
         ("GaussianNoise", "stddev"), ("SpatialDropout2D", "rate")]
 
 
+def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
+    def build():
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(32, activation="relu"), keras.layers.GaussianDropout(0.3),
+                                  keras.layers.AlphaDropout(0.2), keras.layers.Dense(10, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    _, history, _, _ = fit_with_diagnostics(build, epochs=2)
+    # no batch-norm: with both layers off, training mode computes what inference mode does
+    assert history["train_end_nodropout_loss"] == history["train_inference_loss"]
+    assert all(abs(noisy - quiet) > 1e-4 for noisy, quiet in zip(history["train_end_loss"],
+                                                                 history["train_end_nodropout_loss"]))
+
+
+def test_every_keras_dropout_layer_has_its_switch():
+    layers = [keras.layers.Dropout(0.1), keras.layers.SpatialDropout1D(0.2), keras.layers.SpatialDropout2D(0.3),
+              keras.layers.SpatialDropout3D(0.4), keras.layers.GaussianDropout(0.5), keras.layers.GaussianNoise(0.6),
+              keras.layers.AlphaDropout(0.7), keras.layers.Dense(3), keras.layers.LayerNormalization()]
+    model = keras.Sequential([keras.Sequential(layers[:4]), *layers[4:]])
+    switches = dropout_switches(model)
+    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    with dropout_off(switches):
+        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * 7
+    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+
+
 def snapshot(model):
     """Weights, batch-norm statistics, seed generators, metric and optimizer variables, as numpy copies."""
     return [keras.ops.convert_to_numpy(variable).copy()
