@@ -3,11 +3,14 @@
 Each term is the step from one measurement to the next (see pyimagesearch/diagnostics.py), so the four add up to
 the logged gap exactly, whatever the sample or the dropout draw:
 
-    val_loss - loss = (train_end_loss - loss)                          reason 2: the running mean over the epoch
-                    + (train_end_nodropout_loss - train_end_loss)      reason 1: dropout
+    val_loss - loss = (train_end_loss - loss)                            reason 2: running mean over the epoch
+                    + (train_end_nodropout_loss - train_end_loss)        reason 1: dropout
                     + (train_inference_loss - train_end_nodropout_loss)  batch-norm: batch against moving statistics
-                    + (val_loss - train_inference_loss)                generalization; reason 3 would make it < 0
+                    + (val_loss - train_inference_loss)                  generalization; reason 3 would make it < 0
 
+The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
+the last, in opposite directions (the middle two are differences on the same images); the single dropout draw moves
+the first two by exactly opposite amounts. Both cancel in the sum.
 A negative term is a reason the validation loss lies below the training loss.
 """
 from typing import NamedTuple
