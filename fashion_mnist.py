@@ -125,7 +125,8 @@ def main():
         from pyimagesearch.diagnostics import ReasonDiagnostics, training_sample
 
         sample = training_sample(len(trainX), args.diagnostics_size, args.seed)
-        diagnostics = ReasonDiagnostics(trainX[sample], trainY[sample], testX, testY, seed=args.seed)
+        diagnostics = ReasonDiagnostics((trainX[sample], trainY[sample]), (testX, testY), batch_size=BS,
+                                        seed=args.seed)
         callbacks.append(diagnostics)
 
     # train the network

@@ -6,8 +6,9 @@ PyImageSearch, 2019). Run it on the history that fashion_mnist.py saved:
     python plot_shift.py --input training.pickle
 
 With a display it opens the figure, as the post does; `--output FILE` saves it instead, and on a machine without a
-display it is saved beside the input. A history recorded with `fashion_mnist.py --diagnostics` adds a third plot
-and a table of how much of the gap each reason explains.
+display it is saved beside the input. A history recorded with `fashion_mnist.py --diagnostics` adds a third plot,
+each epoch's gap val_loss - loss as stacked bars of the four terms it splits into (see pyimagesearch/gaps.py), and
+prints those terms averaged over epoch 1, epochs 1-3 and all epochs.
 """
 # import the necessary packages (matplotlib is imported once the arguments are known to be good)
 import argparse
@@ -43,7 +44,7 @@ def main():
     # determine the total number of epochs used for training, then initialize the figure
     epochs = np.arange(0, len(H["loss"]))
     plt.style.use("ggplot")
-    (fig, axs) = plt.subplots(3 if diagnostics else 2, 1, figsize=(6.4, 7.2) if diagnostics else None)
+    (fig, axs) = plt.subplots(3 if diagnostics else 2, 1, figsize=(6.4, 8.4) if diagnostics else None)
     if args.output is not None:
         check_output(args.output, fig)
 
@@ -68,7 +69,7 @@ def main():
     if len(epochs) == 1:
         explain_single_epoch(axs[1])
 
-    # beyond the post: the same model measured at the end of each epoch, and the gap each reason explains
+    # beyond the post: each epoch's gap split into what each reason contributes, drawn and averaged
     if diagnostics:
         plot_diagnostics(axs[2], H, epochs)
         print("\n".join(format_gaps(mean_gaps(H))))

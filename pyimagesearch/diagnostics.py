@@ -1,18 +1,41 @@
-"""Reasons 1 and 2 as numbers: the model at the end of each epoch, measured the ways the logged losses are not.
+"""The gap between `loss` and `val_loss`, split at each epoch's end into four parts that add up exactly.
 
-Keras logs `loss` as the running mean over the epoch's batches, with dropout on and batch-norm on batch statistics,
-and `val_loss` after the epoch in inference mode. This callback adds, to the same logs (and so to H.history):
+Keras logs `loss` as the running mean over the epoch's batches, measured while the weights change, with dropout on
+and batch-norm on each batch's statistics; it measures `val_loss` after the epoch in inference mode. This callback
+measures a fixed training sample, with the model frozen as it is at the end of the epoch, three ways, each one step
+closer to how `val_loss` is measured, and adds to the epoch's logs (so to H.history):
 
-- `train_inference_loss`, `train_inference_accuracy`: a fixed training sample in inference mode at the end of the
-  epoch, measured exactly as `val_loss` is. The gap `val_loss - train_inference_loss` has neither reason 1 nor 2.
-- `val_dropout_loss`: the validation set with dropout on and batch-norm on its moving statistics, the number
-  Géron used to show reason 1.
+- `train_end_loss`: as training sees it: dropout on, batch-norm on each batch's statistics, the run's batch size;
+- `train_end_nodropout_loss`: the same batches in the same order with the dropout family switched off;
+- `train_inference_loss`, `train_inference_accuracy`: in inference mode, exactly as `val_loss` is measured;
+- `val_dropout_loss`: the validation set with dropout on and batch-norm on its moving statistics (Géron's number).
+
+so that, every epoch, `val_loss - loss` is the sum of (train_end_loss - loss), the running mean (reason 2);
+(train_end_nodropout_loss - train_end_loss), dropout (reason 1); (train_inference_loss - train_end_nodropout_loss),
+batch-norm's batch against moving statistics; and (val_loss - train_inference_loss), what is left when both sets
+are measured alike. pyimagesearch/gaps.py does that arithmetic.
+
+Use it on your own compiled model (Sequential, functional or subclassed, any compiled loss):
+
+    model.fit(x, y, validation_data=(x_val, y_val), batch_size=32,
+              callbacks=[ReasonDiagnostics((x_sample, y_sample), (x_val, y_val), batch_size=32, seed=0)])
+
+The layers that compute differently in training and that this callback switches are Keras's dropout family
+(Dropout, SpatialDropout1D/2D/3D, GaussianDropout, GaussianNoise, AlphaDropout) and BatchNormalization, found
+wherever they sit in the model. Other training-only behaviour (a recurrent layer's `dropout=`, augmentation layers,
+your own layers' `training` branches) stays on in both `train_end_*` passes and so lands in the batch-norm term.
 """
+import contextlib
 import time
 
 import keras
 import numpy as np
-from keras.layers import Dropout
+
+# Each of these layers skips its random draw when this attribute is 0 (`if training and self.rate > 0`), which turns
+# the layer into the identity in training mode while batch-norm stays on batch statistics. SpatialDropout1D/2D/3D
+# subclass Dropout.
+DROPOUT_FAMILY = ((keras.layers.Dropout, "rate"), (keras.layers.GaussianDropout, "rate"),
+                  (keras.layers.AlphaDropout, "rate"), (keras.layers.GaussianNoise, "stddev"))
 
 
 def training_sample(count, size, seed=None):
@@ -22,40 +45,144 @@ def training_sample(count, size, seed=None):
     return np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
 
 
+def dropout_switches(model):
+    """[(layer, attribute)] for every dropout-family layer in `model`, nested models included."""
+    return [(layer, attribute) for layer in model._flatten_layers()
+            for kind, attribute in DROPOUT_FAMILY if isinstance(layer, kind)]
+
+
+def batch_normalization_layers(model):
+    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+@contextlib.contextmanager
+def dropout_off(switches):
+    """Set every dropout-family layer's rate (or stddev) to 0 for the block, and back afterwards, also on error."""
+    saved = [(layer, attribute, getattr(layer, attribute)) for layer, attribute in switches]
+    try:
+        for layer, attribute, _ in saved:
+            setattr(layer, attribute, 0)
+        yield
+    finally:
+        for layer, attribute, value in saved:
+            setattr(layer, attribute, value)
+
+
+@contextlib.contextmanager
+def moving_statistics(layers):
+    """Batch-norm on its moving statistics even with training=True: Keras documents `trainable = False` on a
+    BatchNormalization layer as inference mode. Restores each layer's and each weight's flag afterwards."""
+    saved = [(layer, layer.trainable, [(weight, weight.trainable) for weight in layer.weights]) for layer in layers]
+    try:
+        for layer in layers:
+            layer.trainable = False
+        yield
+    finally:
+        for layer, trainable, weights in saved:
+            layer.trainable = trainable
+            for weight, weight_trainable in weights:
+                weight.trainable = weight_trainable
+
+
+def accuracy_function(targets, predictions):
+    """The accuracy Keras picks for `metrics=["accuracy"]` from the shapes (binary, sparse or categorical)."""
+    if predictions.shape[-1] == 1:
+        return keras.metrics.binary_accuracy
+    if len(targets.shape) < len(predictions.shape) or targets.shape[-1] == 1:
+        return keras.metrics.sparse_categorical_accuracy
+    return keras.metrics.categorical_accuracy
+
+
 class ReasonDiagnostics(keras.callbacks.Callback):
-    def __init__(self, train_images, train_labels, validation_images, validation_labels, batch_size=500, seed=None):
+    """Adds train_end_loss, train_end_nodropout_loss, train_inference_loss, train_inference_accuracy and
+    val_dropout_loss to each epoch's logs; `seconds` holds the time each epoch's measurements took."""
+
+    def __init__(self, training_data, validation_data, batch_size=32, seed=None):
         super().__init__()
-        self.train = (train_images, train_labels)
-        self.validation = (validation_images, validation_labels)
+        self.sample = tuple(training_data)
+        self.validation = tuple(validation_data)
         self.batch_size = batch_size
-        # our own generator, so that measuring draws no random numbers from the training's dropout layers
-        self.dropout_seed = keras.random.SeedGenerator(0 if seed is None else seed)
+        # our own random numbers for the dropout layers, so that measuring neither draws from nor advances the seed
+        # generators that training uses
+        self.random = np.random.default_rng(seed)
         self.seconds = []
+        self._steps = {}
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._steps = {}
 
     def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "val_loss" not in logs:
+            raise ValueError("ReasonDiagnostics needs the epoch's val_loss in the logs: pass validation_data to "
+                             "model.fit (and no validation_freq above 1).")
         started = time.perf_counter()
-        logs = {} if logs is None else logs
-        logs["train_inference_loss"], logs["train_inference_accuracy"] = self.measure(*self.train, dropout=False)
-        logs["val_dropout_loss"], _ = self.measure(*self.validation, dropout=True)
+        switches, batch_normalization = dropout_switches(self.model), batch_normalization_layers(self.model)
+        logs["train_end_loss"], _ = self.measure(*self.sample, training=True)
+        with dropout_off(switches):
+            logs["train_end_nodropout_loss"], _ = self.measure(*self.sample, training=True)
+        logs["train_inference_loss"], logs["train_inference_accuracy"] = self.measure(*self.sample, training=False)
+        with moving_statistics(batch_normalization):
+            logs["val_dropout_loss"], _ = self.measure(*self.validation, training=True)
         self.seconds.append(time.perf_counter() - started)
 
-    def measure(self, images, labels, dropout):
-        """Mean categorical cross-entropy and accuracy with batch-norm in inference mode, dropout as asked.
+    def measure(self, images, targets, training):
+        """(loss, accuracy) of the model as it is now, batch by batch at `batch_size`, averaged over samples the
+        way Keras averages its logged loss (each batch weighted by its size); accuracy is NaN for several outputs.
 
-        Only forward passes: no weight, batch-norm statistic or optimizer variable is written.
+        Each forward pass runs inside keras.StatelessScope, so no weight, batch-norm statistic or seed generator is
+        written; the seed generators read our own values, handed to them through the scope's state mapping.
         """
+        step = self._step(training)
+        seeds = self._fresh_seeds()
+        count = len(keras.tree.flatten(images)[0])
         total_loss = total_correct = 0.0
-        for start in range(0, len(images), self.batch_size):
-            outputs = keras.ops.convert_to_tensor(images[start:start + self.batch_size])
-            for layer in self.model.layers:
-                if dropout and isinstance(layer, Dropout) and layer.rate > 0:
-                    outputs = keras.random.dropout(outputs, layer.rate, seed=self.dropout_seed)
-                else:
-                    outputs = layer(outputs, training=False)
-            outputs = keras.ops.cast(outputs, "float32")  # bfloat16 under --mixed-precision
-            targets = labels[start:start + self.batch_size]
-            losses = keras.losses.categorical_crossentropy(targets, outputs)
-            total_loss += float(keras.ops.sum(losses))
-            predictions = keras.ops.convert_to_numpy(keras.ops.argmax(outputs, axis=-1))
-            total_correct += float(np.sum(predictions == np.argmax(targets, axis=-1)))
-        return total_loss / len(images), total_correct / len(images)
+        for start in range(0, count, self.batch_size):
+            batch = keras.tree.map_structure(lambda array: array[start:start + self.batch_size], (images, targets))
+            loss, correct, seeds = step(*batch, seeds)
+            size = len(keras.tree.flatten(batch[0])[0])
+            total_loss += float(loss) * size
+            total_correct += float(correct)
+        return total_loss / count, total_correct / count
+
+    def _seed_states(self):
+        return [generator.state for layer in self.model._flatten_layers() for generator in layer._seed_generators]
+
+    def _fresh_seeds(self):
+        return [keras.ops.convert_to_tensor(np.array([self.random.integers(1, 2**31 - 1), 0]), dtype=state.dtype)
+                for state in self._seed_states()]
+
+    def _step(self, training):
+        """One batch's loss, correct count and advanced seeds; compiled with tf.function on TensorFlow.
+
+        A traced function keeps the Python attributes (dropout rates, batch-norm flags) it was traced with, so each
+        combination of them gets its own function; Keras's own training and test functions are never retraced.
+        """
+        key = (training, tuple(getattr(layer, attribute) for layer, attribute in dropout_switches(self.model)),
+               tuple(layer.trainable for layer in batch_normalization_layers(self.model)))
+        if key not in self._steps:
+            def step(images, targets, seeds):
+                return self._forward(images, targets, seeds, training)
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                step = tf.function(step, reduce_retracing=True)
+            self._steps[key] = step
+        return self._steps[key]
+
+    def _forward(self, images, targets, seeds, training):
+        states = self._seed_states()
+        with keras.StatelessScope(state_mapping=list(zip(states, seeds)), collect_losses=True) as scope:
+            # as Keras's own train and test steps call it: a model whose call() takes no `training` runs its
+            # layers in inference mode even in fit(), and is measured that way here too
+            if self.model._call_has_training_arg:
+                predictions = self.model(images, training=training)
+            else:
+                predictions = self.model(images)
+            loss = self.model.compute_loss(x=images, y=targets, y_pred=predictions, training=training)
+        if isinstance(predictions, (list, tuple, dict)):
+            correct = keras.ops.convert_to_tensor(float("nan"))
+        else:
+            correct = keras.ops.sum(accuracy_function(targets, predictions)(targets, predictions))
+        return loss, correct, [scope.get_current_value(state) for state in states]

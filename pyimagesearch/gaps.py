@@ -1,41 +1,75 @@
-"""How much of the validation-minus-training gap each of the post's reasons explains, from one history."""
+"""The logged gap `val_loss - loss` of each epoch as the sum of four terms, one per reason, from one history.
+
+Each term is the step from one measurement to the next (see pyimagesearch/diagnostics.py), so the four add up to
+the logged gap exactly, whatever the sample or the dropout draw:
+
+    val_loss - loss = (train_end_loss - loss)                            reason 2: running mean over the epoch
+                    + (train_end_nodropout_loss - train_end_loss)        reason 1: dropout
+                    + (train_inference_loss - train_end_nodropout_loss)  batch-norm: batch against moving statistics
+                    + (val_loss - train_inference_loss)                  generalization; reason 3 would make it < 0
+
+The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
+the last, in opposite directions (the middle two are differences on the same images); the single dropout draw moves
+the first two by exactly opposite amounts. Both cancel in the sum.
+A negative term is a reason the validation loss lies below the training loss.
+"""
+from typing import NamedTuple
+
 import numpy as np
 
 from pyimagesearch.history import DIAGNOSTIC_KEYS
 
+# (name, later measurement, earlier measurement): each term is later minus earlier
+TERMS = (
+    ("reason 2 (running mean)", "train_end_loss", "loss"),
+    ("reason 1 (dropout)", "train_end_nodropout_loss", "train_end_loss"),
+    ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
+    ("generalization (reason 3 if < 0)", "val_loss", "train_inference_loss"),
+)
+LOGGED_GAP = "logged gap (val_loss - loss)"
+
 
 def has_diagnostics(history):
+    """True for a history recorded with today's `--diagnostics`; older ones lack the train_end keys."""
     return all(key in history for key in DIAGNOSTIC_KEYS)
 
 
-def shifted_training_at_validation_points(loss):
-    """Training loss drawn half an epoch early (its average moment), linearly interpolated at the validation
-    points it spans: epochs 0 .. n-2, since the last validation point lies past the last shifted training one."""
-    epochs = np.arange(len(loss))
-    return np.interp(epochs[:-1], epochs - 0.5, loss)
+def gap_terms(history):
+    """{term name: array over epochs} for the four terms and, last, the logged gap they add up to."""
+    terms = {name: np.asarray(history[later]) - np.asarray(history[earlier]) for name, later, earlier in TERMS}
+    terms[LOGGED_GAP] = np.asarray(history["val_loss"]) - np.asarray(history["loss"])
+    return terms
+
+
+def spans(epoch_count):
+    """[(label, epochs)] to average over: epoch 1, the first three epochs and all of them, without repeats."""
+    result = [("epoch 1", 1)]
+    for label, epochs in ((f"epochs 1-{min(3, epoch_count)}", min(3, epoch_count)),
+                          (f"epochs 1-{epoch_count}", epoch_count)):
+        if epochs > result[-1][1]:
+            result.append((label, epochs))
+    return result
+
+
+class GapTable(NamedTuple):
+    spans: list  # column labels
+    rows: list   # [(term name, [mean over each span])]
 
 
 def mean_gaps(history):
-    """[(view, mean of validation minus training over the epochs)]: the logged numbers, then one reason removed
-    at a time (NaN where a view has no epochs to compare, as the shift has with a single epoch)."""
-    loss, val_loss = np.asarray(history["loss"]), np.asarray(history["val_loss"])
-    shifted = shifted_training_at_validation_points(loss)
-    rows = [
-        ("as logged", float(np.mean(val_loss - loss))),
-        ("training shifted half an epoch (reason 2)",
-         float(np.mean(val_loss[:-1] - shifted)) if len(shifted) else float("nan")),
-    ]
-    if has_diagnostics(history):
-        rows += [
-            ("training in inference mode (reasons 1 and 2)",
-             float(np.mean(val_loss - np.asarray(history["train_inference_loss"])))),
-            ("validation with dropout (reason 1)", float(np.mean(np.asarray(history["val_dropout_loss"]) - loss))),
-        ]
-    return rows
+    """The four terms and the logged gap, each averaged over the epochs of each span."""
+    terms = gap_terms(history)
+    columns = spans(len(history["loss"]))
+    rows = [(name, [float(np.mean(values[:epochs])) for _, epochs in columns]) for name, values in terms.items()]
+    return GapTable([label for label, _ in columns], rows)
 
 
-def format_gaps(rows):
-    width = max(len(view) for view, _ in rows)
-    lines = [f"{'view':<{width}}  mean gap (val - train)"]
-    lines += [f"{view:<{width}}  {gap:+.4f}" for view, gap in rows]
+def format_gaps(table):
+    """Aligned lines: one row per term, one column per span, four decimals with their sign."""
+    width = max(len(name) for name, _ in table.rows)
+    columns = [max(len(label), 7) for label in table.spans]
+    lines = [f"{'val_loss - loss, mean over':<{width}}" + "".join(f"  {label:>{column}}"
+                                                                  for label, column in zip(table.spans, columns))]
+    for name, means in table.rows:
+        lines.append(f"{name:<{width}}" + "".join(f"  {mean:>+{column}.4f}" for mean, column in zip(means, columns)))
     return lines

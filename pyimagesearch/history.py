@@ -5,8 +5,10 @@ import pickle
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import write_atomically
 
-# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/diagnostics.py)
-DIAGNOSTIC_KEYS = ("train_inference_loss", "train_inference_accuracy", "val_dropout_loss")
+# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/diagnostics.py); a history
+# from before the train_end keys existed has only the last three
+DIAGNOSTIC_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_inference_loss", "train_inference_accuracy",
+                   "val_dropout_loss")
 
 
 def as_python_floats(history):

@@ -1,23 +1,75 @@
-"""Figure helpers for plot_shift.py: the diagnostics axes, and showing or saving the figure."""
+"""Figure helpers for plot_shift.py and the seeds study: the gap split into its reasons, showing or saving."""
 import os
 
 import matplotlib
+import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import check_writable, write_atomically
+from pyimagesearch.gaps import LOGGED_GAP, gap_terms
 
 
 def plot_diagnostics(ax, history, epochs):
-    """Third axes: the logged losses against the same model measured at the end of each epoch."""
-    ax.plot(epochs, history["loss"], label="train_loss")
-    ax.plot(epochs, history["val_loss"], label="val_loss")
-    ax.plot(epochs, history["train_inference_loss"], linestyle="--", label="train_inference_loss")
-    ax.plot(epochs, history["val_dropout_loss"], linestyle=":", label="val_dropout_loss")
-    ax.set_title("Losses Measured at Epoch End")
+    """Third axes: each epoch's logged gap val_loss - loss as the stacked bars of its four terms."""
+    terms = gap_terms(history)
+    logged_gap = terms.pop(LOGGED_GAP)
+    plot_gap_bars(ax, epochs, terms, logged_gap)
+
+
+def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
+    """Per epoch, the terms' positive parts stacked up from 0 and their negative parts stacked down from 0 (so the
+    bar spans what pushes validation above and below training), with the logged gap, their sum, as a line.
+    `errors`, if given, is {term name: error bar lengths as matplotlib's `yerr` takes them}."""
+    above, below = np.zeros(len(epochs)), np.zeros(len(epochs))
+    for name, values in terms.items():
+        values = np.asarray(values, dtype=float)
+        ax.bar(epochs, values, bottom=np.where(values >= 0, above, below), width=0.8, label=name,
+               yerr=None if errors is None else errors[name], capsize=2, error_kw={"elinewidth": 0.8})
+        above += np.clip(values, 0, None)
+        below += np.clip(values, None, 0)
+    ax.plot(epochs, logged_gap, color="black", marker="o", markersize=3, label=LOGGED_GAP)
+    ax.axhline(0, color="gray", linewidth=0.8)
+    ax.set_title("Gap val_loss - loss by Reason")
     ax.set_xlabel("Epoch #")
-    ax.set_ylabel("Loss")
-    ax.legend()
+    ax.set_ylabel("Loss difference")
+    ax.legend(fontsize="x-small", ncol=2)
+
+
+def plot_band(ax, epochs, runs, label):
+    """The mean over runs as a line, and the band from their minimum to their maximum at each epoch."""
+    runs = np.asarray(runs)
+    (line,) = ax.plot(epochs, runs.mean(axis=0), label=label)
+    ax.fill_between(epochs, runs.min(axis=0), runs.max(axis=0), color=line.get_color(), alpha=0.25, linewidth=0)
+
+
+def plot_study(histories):
+    """The seeds study's figure: the post's two plots over all runs, and the mean gap split into its terms with
+    min-max error bars. Returns a matplotlib Figure (no pyplot, so no display is needed)."""
+    import matplotlib.style
+    from matplotlib.figure import Figure
+
+    epochs = np.arange(0, len(histories[0]["loss"]))
+    terms = [gap_terms(history) for history in histories]
+    with matplotlib.style.context("ggplot"):
+        figure = Figure(figsize=(6.4, 8.4))
+        axs = figure.subplots(3, 1)
+        for ax, shift, title in ((axs[0], 0.0, "Unshifted Loss Plot"), (axs[1], 0.5, "Shifted Loss Plot")):
+            plot_band(ax, epochs - shift, [history["loss"] for history in histories], "train_loss")
+            plot_band(ax, epochs, [history["val_loss"] for history in histories], "val_loss")
+            ax.set_title(f"{title} (mean and min-max of {len(histories)} runs)")
+            ax.set_xlabel("Epoch #")
+            ax.set_ylabel("Loss")
+            ax.legend()
+        runs = {name: np.array([run[name] for run in terms]) for name in terms[0]}
+        means = {name: values.mean(axis=0) for name, values in runs.items()}
+        errors = {name: [means[name] - values.min(axis=0), values.max(axis=0) - means[name]]
+                  for name, values in runs.items()}
+        logged_gap = means.pop(LOGGED_GAP)
+        plot_gap_bars(axs[2], epochs, means, logged_gap, errors=errors)
+        axs[2].set_title(f"{axs[2].get_title()} (mean, min-max)")
+        figure.tight_layout()
+    return figure
 
 
 def explain_single_epoch(ax):

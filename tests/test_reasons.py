@@ -1,4 +1,5 @@
-"""Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap table, the third axes, the split check."""
+"""Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap's four terms, the third axes, the split
+check."""
 import os
 import pickle
 import runpy
@@ -9,66 +10,266 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from pyimagesearch.diagnostics import ReasonDiagnostics, training_sample
-from pyimagesearch.gaps import mean_gaps, shifted_training_at_validation_points
+from pyimagesearch.diagnostics import (ReasonDiagnostics, batch_normalization_layers, dropout_off, dropout_switches,
+                                       moving_statistics, training_sample)
+from pyimagesearch.gaps import LOGGED_GAP, TERMS, format_gaps, gap_terms, mean_gaps, spans
 from pyimagesearch.history import DIAGNOSTIC_KEYS
 from pyimagesearch.minivggnet import MiniVGGNet
+from pyimagesearch.reproducibility import set_seed
 from pyimagesearch.schedule import legacy_time_decay
 from pyimagesearch.split_check import check_split, format_split_report
 from tests.conftest import ROOT, run_script
 
+TERM_NAMES = [name for name, _, _ in TERMS]
 
-# --- reasons 1 and 2: the diagnostics callback ---
 
-def small_model_and_data(seed=0, count=64):
+# --- the diagnostics callback, on models of every kind ---
+
+def random_images(seed, count):
     rng = np.random.default_rng(seed)
     images = rng.random((count, 28, 28, 1), dtype=np.float32)
-    targets = keras.utils.to_categorical(rng.integers(0, 10, count), 10)
-    model = MiniVGGNet.build(28, 28, 1, 10)
+    return images, keras.utils.to_categorical(rng.integers(0, 10, count), 10)
+
+
+def minivggnet(dropout_scale=1.0):
+    model = MiniVGGNet.build(28, 28, 1, 10, dropout_scale=dropout_scale)
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
                   optimizer=keras.optimizers.SGD(learning_rate=legacy_time_decay(0.01, 0.0004), momentum=0.9))
-    model.fit(images, targets, batch_size=16, epochs=1, verbose=0)
-    return model, images, targets
+    return model
+
+
+def two_branch_model(dropout_rate=0.3, noise=0.2):
+    """Functional, two branches: convolutions with SpatialDropout2D, and noisy pixels into a dense layer."""
+    inputs = keras.Input((28, 28, 1))
+    convolved = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    convolved = keras.layers.SpatialDropout2D(dropout_rate)(convolved)
+    convolved = keras.layers.GlobalAveragePooling2D()(convolved)
+    pixels = keras.layers.GaussianNoise(noise)(keras.layers.Flatten()(inputs))
+    pixels = keras.layers.Dense(16, activation="relu")(pixels)
+    merged = keras.layers.BatchNormalization()(keras.layers.Concatenate()([convolved, pixels]))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(merged))
+    model.compile(loss=keras.losses.CategoricalFocalCrossentropy(), optimizer=keras.optimizers.SGD(0.05),
+                  metrics=["accuracy"])
+    return model
+
+
+class NestedClassifier(keras.Model):
+    """Subclassed, with its dropout and batch-norm inside a nested Sequential; its call() does not hand `training`
+    on, so the inner layers get it from Keras's call context."""
+
+    def __init__(self, rate=0.4):
+        super().__init__()
+        self.features = keras.Sequential([keras.layers.Conv2D(8, 3, activation="relu"),
+                                          keras.layers.BatchNormalization(), keras.layers.Dropout(rate),
+                                          keras.layers.Flatten()])
+        self.head = keras.layers.Dense(10, activation="softmax")
+
+    def call(self, images, training=None):
+        return self.head(self.features(images))
+
+
+def nested_classifier(rate=0.4):
+    model = NestedClassifier(rate)
+    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05), metrics=["accuracy"])
+    return model
+
+
+def plain_model():
+    """No layer that behaves differently in training."""
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(loss=keras.losses.Huber(), optimizer=keras.optimizers.SGD(0.05), metrics=["accuracy"])
+    return model
+
+
+def fit_with_diagnostics(build, seed=0, epochs=1, batch_size=16):
+    """The model `build()` makes, seeded and fitted on random images with the callback measuring a sample of 48
+    and a validation set of 40: (model, history, sample, validation set)."""
+    set_seed(seed)
+    model = build()
+    images, targets = random_images(seed, 128)
+    training, validation = (images[:88], targets[:88]), (images[88:], targets[88:])
+    diagnostics = ReasonDiagnostics(training, validation, batch_size=batch_size, seed=3)
+    history = model.fit(*training, validation_data=validation, batch_size=batch_size, epochs=epochs, verbose=0,
+                        callbacks=[diagnostics])
+    return model, history.history, training, validation
+
+
+def twin_without_dropout(model, twin):
+    """`twin`, the same network built with every dropout rate and noise at 0, given `model`'s weights."""
+    twin(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def measured(model, training, validation, batch_size=16, seed=3):
+    diagnostics = ReasonDiagnostics(training, validation, batch_size=batch_size, seed=seed)
+    diagnostics.set_model(model)
+    logs = {"val_loss": 0.0}
+    diagnostics.on_epoch_end(0, logs)
+    return logs
+
+
+@pytest.mark.parametrize("build, build_without_dropout", [
+    (minivggnet, lambda: minivggnet(dropout_scale=0)),
+    (two_branch_model, lambda: two_branch_model(dropout_rate=0, noise=0)),
+    (nested_classifier, lambda: nested_classifier(rate=0)),
+], ids=["sequential-minivggnet", "functional-two-branches-focal-loss", "subclassed-nested"])
+def test_each_measurement_switches_exactly_what_it_names(build, build_without_dropout):
+    model, history, training, validation = fit_with_diagnostics(build)
+    assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
+    logs = measured(model, training, validation)
+    # dropout off: the same as the twin network that has none, measured in training mode
+    twin = measured(twin_without_dropout(model, build_without_dropout()), training, validation)
+    assert logs["train_end_nodropout_loss"] == pytest.approx(twin["train_end_loss"], rel=1e-6)
+    assert logs["train_end_nodropout_loss"] == pytest.approx(twin["train_end_nodropout_loss"], rel=1e-6)
+    assert abs(logs["train_end_loss"] - logs["train_end_nodropout_loss"]) > 1e-4  # this model drops something
+    # inference mode: the compiled loss, as model.evaluate measures it
+    evaluated = model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)
+    assert logs["train_inference_loss"] == pytest.approx(evaluated["loss"], rel=1e-6)
+    assert logs["train_inference_accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
+    assert abs(logs["train_inference_loss"] - logs["train_end_nodropout_loss"]) > 1e-4  # batch-norm's statistics
+    # validation under dropout, batch-norm on moving statistics: without dropout it is the validation loss itself
+    assert twin["val_dropout_loss"] == pytest.approx(
+        model.evaluate(*validation, batch_size=16, verbose=0, return_dict=True)["loss"], rel=1e-6)
+    assert abs(logs["val_dropout_loss"] - twin["val_dropout_loss"]) > 1e-4
+
+
+def test_the_compiled_loss_is_used_not_cross_entropy():
+    model, _, training, validation = fit_with_diagnostics(two_branch_model)
+    logs = measured(model, training, validation)
+    predictions = model.predict(training[0], batch_size=16, verbose=0)
+    focal = float(keras.ops.mean(keras.losses.CategoricalFocalCrossentropy()(training[1], predictions)))
+    cross_entropy = float(keras.ops.mean(keras.losses.categorical_crossentropy(training[1], predictions)))
+    assert logs["train_inference_loss"] == pytest.approx(focal, rel=1e-5)
+    assert abs(focal - cross_entropy) > 0.1
+
+
+def test_a_model_without_dropout_or_batch_norm_gets_three_equal_training_measurements():
+    model, history, training, _ = fit_with_diagnostics(plain_model, epochs=2)
+    assert history["train_end_loss"] == history["train_end_nodropout_loss"] == history["train_inference_loss"]
+    assert history["train_inference_loss"][-1] == pytest.approx(
+        model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)["loss"], rel=1e-6)
+
+
+def test_dropout_layers_and_batch_norm_are_found_in_nested_models():
+    model = nested_classifier()
+    model(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    assert [(type(layer).__name__, attribute) for layer, attribute in dropout_switches(model)] == [("Dropout", "rate")]
+    assert [type(layer).__name__ for layer in batch_normalization_layers(model)] == ["BatchNormalization"]
+    functional = two_branch_model()
+    assert sorted((type(layer).__name__, attribute) for layer, attribute in dropout_switches(functional)) == [
+        ("GaussianNoise", "stddev"), ("SpatialDropout2D", "rate")]
+
+
+def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
+    def build():
+        model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(32, activation="relu"), keras.layers.GaussianDropout(0.3),
+                                  keras.layers.AlphaDropout(0.2), keras.layers.Dense(10, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    _, history, _, _ = fit_with_diagnostics(build, epochs=2)
+    # no batch-norm: with both layers off, training mode computes what inference mode does
+    assert history["train_end_nodropout_loss"] == history["train_inference_loss"]
+    assert all(abs(noisy - quiet) > 1e-4 for noisy, quiet in zip(history["train_end_loss"],
+                                                                 history["train_end_nodropout_loss"]))
+
+
+def test_every_keras_dropout_layer_has_its_switch():
+    layers = [keras.layers.Dropout(0.1), keras.layers.SpatialDropout1D(0.2), keras.layers.SpatialDropout2D(0.3),
+              keras.layers.SpatialDropout3D(0.4), keras.layers.GaussianDropout(0.5), keras.layers.GaussianNoise(0.6),
+              keras.layers.AlphaDropout(0.7), keras.layers.Dense(3), keras.layers.LayerNormalization()]
+    model = keras.Sequential([keras.Sequential(layers[:4]), *layers[4:]])
+    switches = dropout_switches(model)
+    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    with dropout_off(switches):
+        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * 7
+    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
 
 
 def snapshot(model):
-    return [keras.ops.convert_to_numpy(variable).copy() for variable in model.variables + model.optimizer.variables]
+    """Weights, batch-norm statistics, seed generators, metric and optimizer variables, as numpy copies."""
+    return [keras.ops.convert_to_numpy(variable).copy()
+            for variable in model.variables + model.metrics_variables + model.optimizer.variables]
 
 
-def test_measuring_changes_no_weight_statistic_or_optimizer_state():
-    model, images, targets = small_model_and_data()
-    diagnostics = ReasonDiagnostics(images, targets, images, targets, batch_size=20, seed=3)
-    diagnostics.set_model(model)
+def test_measuring_writes_no_weight_statistic_seed_metric_or_optimizer_variable():
+    model, _, training, validation = fit_with_diagnostics(minivggnet)
+    flags = [(layer.trainable, [weight.trainable for weight in layer.weights]) for layer in model.layers]
+    rates = [getattr(layer, attribute) for layer, attribute in dropout_switches(model)]
     before = snapshot(model)
-    logs = {}
-    diagnostics.on_epoch_end(0, logs)
+    measured(model, training, validation)
     after = snapshot(model)
     assert len(before) == len(after) and all(np.array_equal(a, b) for a, b in zip(before, after))
-    assert sorted(logs) == sorted(DIAGNOSTIC_KEYS)
+    assert [(layer.trainable, [weight.trainable for weight in layer.weights]) for layer in model.layers] == flags
+    assert [getattr(layer, attribute) for layer, attribute in dropout_switches(model)] == rates == [0.25, 0.25, 0.5]
 
 
-def test_inference_measurement_equals_keras_evaluate():
-    model, images, targets = small_model_and_data()
-    diagnostics = ReasonDiagnostics(images, targets, images, targets, batch_size=20)
-    diagnostics.set_model(model)
-    loss, accuracy = diagnostics.measure(images, targets, dropout=False)
-    evaluated = model.evaluate(images, targets, batch_size=20, verbose=0, return_dict=True)
-    assert loss == pytest.approx(evaluated["loss"], rel=1e-4)
-    assert accuracy == pytest.approx(evaluated["accuracy"], abs=1e-6)
+def counting_traces(model):
+    """Count how often Keras traces the model's train and test steps (Python runs them only while tracing)."""
+    traces = {"train_step": 0, "test_step": 0}
+    for name in traces:
+        step = getattr(model, name)
+
+        def counted(data, step=step, name=name):
+            traces[name] += 1
+            return step(data)
+
+        setattr(model, name, counted)
+    return traces
 
 
-def test_dropout_measurement_drops_and_differs_from_inference():
-    model, images, targets = small_model_and_data()
-    diagnostics = ReasonDiagnostics(images, targets, images, targets, batch_size=20, seed=1)
-    diagnostics.set_model(model)
-    with_dropout = diagnostics.measure(images, targets, dropout=True)[0]
-    assert with_dropout != pytest.approx(diagnostics.measure(images, targets, dropout=False)[0], rel=1e-3)
-    # with every dropout rate at zero the two measurements agree
-    none = MiniVGGNet.build(28, 28, 1, 10, dropout_scale=0)
-    none.set_weights(model.get_weights())
-    diagnostics.set_model(none)
-    assert diagnostics.measure(images, targets, dropout=True)[0] == pytest.approx(
-        diagnostics.measure(images, targets, dropout=False)[0], rel=1e-5)
+def test_a_seeded_fit_with_the_callback_trains_bit_for_bit_as_without_it_and_retraces_nothing():
+    def build_counted():
+        nonlocal traces_with
+        model = minivggnet()
+        traces_with = counting_traces(model)
+        return model
+
+    traces_with = None
+    _, with_callback, _, _ = fit_with_diagnostics(build_counted, epochs=2)
+    set_seed(0)
+    images, targets = random_images(0, 128)
+    model = minivggnet()
+    traces_without = counting_traces(model)
+    without = model.fit(images[:88], targets[:88], validation_data=(images[88:], targets[88:]), batch_size=16,
+                        epochs=2, verbose=0).history
+    assert with_callback["loss"] == without["loss"] and with_callback["val_loss"] == without["val_loss"]
+    assert with_callback["accuracy"] == without["accuracy"]
+    assert traces_with == traces_without and traces_with["train_step"] >= 1
+
+
+def test_the_dropout_draw_comes_from_the_callbacks_own_seed():
+    model, _, training, validation = fit_with_diagnostics(minivggnet)
+    first, again = measured(model, training, validation, seed=5), measured(model, training, validation, seed=5)
+    other = measured(model, training, validation, seed=6)
+    assert first == again
+    assert first["train_end_loss"] != other["train_end_loss"] and first["val_dropout_loss"] != other["val_dropout_loss"]
+    assert first["train_end_nodropout_loss"] == other["train_end_nodropout_loss"]  # nothing random left
+
+
+def test_rates_and_batch_norm_flags_come_back_even_when_a_measurement_fails():
+    model = two_branch_model()
+    model(np.zeros((1, 28, 28, 1), dtype=np.float32))
+    switches, batch_normalization = dropout_switches(model), batch_normalization_layers(model)
+    with pytest.raises(RuntimeError), dropout_off(switches), moving_statistics(batch_normalization):
+        assert [getattr(layer, attribute) for layer, attribute in switches] == [0, 0]
+        assert not batch_normalization[0].trainable and not any(weight.trainable
+                                                                for weight in batch_normalization[0].weights)
+        raise RuntimeError("a measurement failed")
+    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.2, 0.3]
+    assert batch_normalization[0].trainable
+    assert [weight.trainable for weight in batch_normalization[0].weights] == [True, True, False, False]
+
+
+def test_a_fit_without_validation_data_is_refused_in_one_sentence():
+    images, targets = random_images(0, 32)
+    diagnostics = ReasonDiagnostics((images, targets), (images, targets), batch_size=16, seed=0)
+    with pytest.raises(ValueError, match=r"^ReasonDiagnostics needs the epoch's val_loss in the logs: pass "
+                                         r"validation_data to model.fit"):
+        plain_model().fit(images, targets, batch_size=16, epochs=1, verbose=0, callbacks=[diagnostics])
 
 
 def test_training_sample_is_fixed_by_the_seed_and_zero_means_all():
@@ -79,42 +280,79 @@ def test_training_sample_is_fixed_by_the_seed_and_zero_means_all():
     assert np.array_equal(training_sample(300, 1000), np.arange(300))
 
 
-@pytest.fixture(scope="module")
-def diagnostics_run(tmp_path_factory, small_dataset_dir):
-    history = tmp_path_factory.mktemp("diagnostics") / "training.pickle"
-    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir", small_dataset_dir,
-                        "--diagnostics", "--diagnostics-size", 200, "--seed", 1)
+# --- fashion_mnist.py --diagnostics, on real images ---
+
+def train(folder, dataset_dir, *extra):
+    history = folder / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 3, "--dataset-dir", dataset_dir,
+                        "--diagnostics", "--diagnostics-size", 200, "--seed", 1, *extra)
     assert result.returncode == 0, result.stderr
     with open(history, "rb") as file:
         return result, history, pickle.load(file)
 
 
-def test_diagnostics_run_records_the_extra_keys_per_epoch(diagnostics_run):
+@pytest.fixture(scope="module")
+def diagnostics_run(tmp_path_factory, small_dataset_dir):
+    return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
+
+
+def test_the_four_terms_add_up_to_the_logged_gap_every_epoch(diagnostics_run):
     _, _, history = diagnostics_run
     assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
-    assert all(len(values) == 2 and all(type(value) is float for value in values) for values in history.values())
-    # measured at epoch end in inference mode, the training loss is not the running mean Keras logs
-    assert all(abs(a - b) > 1e-4 for a, b in zip(history["train_inference_loss"], history["loss"]))
-    assert all(abs(a - b) > 1e-4 for a, b in zip(history["val_dropout_loss"], history["val_loss"]))
+    assert all(len(values) == 3 and all(type(value) is float for value in values) for values in history.values())
+    terms = gap_terms(history)
+    for epoch in range(3):
+        gap = history["val_loss"][epoch] - history["loss"][epoch]
+        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(gap, abs=1e-12)
+        assert terms[LOGGED_GAP][epoch] == pytest.approx(gap, abs=1e-15)
+        assert all(terms[name][epoch] != 0 for name in TERM_NAMES)  # each reason is there in MiniVGGNet
     assert "[INFO] diagnostics took" in diagnostics_run[0].stdout
+
+
+def test_without_dropout_the_dropout_term_is_exactly_zero(tmp_path, small_dataset_dir):
+    _, _, history = train(tmp_path, small_dataset_dir, "--dropout-scale", 0)
+    assert list(gap_terms(history)["reason 1 (dropout)"]) == [0.0, 0.0, 0.0]
+    assert history["train_end_loss"] == history["train_end_nodropout_loss"]
 
 
 # --- the gap table and the third axes ---
 
-def test_shifted_training_is_interpolated_at_the_validation_points():
-    # training drawn at -0.5, 0.5, 1.5: at validation points 0 and 1 it is halfway between neighbours
-    assert np.allclose(shifted_training_at_validation_points([1.0, 0.6, 0.4]), [0.8, 0.5])
+def test_spans_are_epoch_one_the_first_three_and_all_without_repeats():
+    assert spans(1) == [("epoch 1", 1)]
+    assert spans(2) == [("epoch 1", 1), ("epochs 1-2", 2)]
+    assert spans(3) == [("epoch 1", 1), ("epochs 1-3", 3)]
+    assert spans(25) == [("epoch 1", 1), ("epochs 1-3", 3), ("epochs 1-25", 25)]
 
 
-def test_mean_gaps_for_each_view():
-    history = {"loss": [1.0, 0.6, 0.4], "val_loss": [0.7, 0.5, 0.45], "train_inference_loss": [0.8, 0.5, 0.4],
-               "train_inference_accuracy": [0.7, 0.8, 0.9], "val_dropout_loss": [1.1, 0.7, 0.5]}
-    gaps = dict(mean_gaps(history))
-    assert gaps["as logged"] == pytest.approx(np.mean([-0.3, -0.1, 0.05]))
-    assert gaps["training shifted half an epoch (reason 2)"] == pytest.approx(np.mean([0.7 - 0.8, 0.5 - 0.5]))
-    assert gaps["training in inference mode (reasons 1 and 2)"] == pytest.approx(np.mean([-0.1, 0.0, 0.05]))
-    assert gaps["validation with dropout (reason 1)"] == pytest.approx(np.mean([0.1, 0.1, 0.1]))
-    assert len(mean_gaps({"loss": [1.0], "val_loss": [0.5]})) == 2  # no diagnostics: two views only
+FOUR_EPOCHS = {"loss": [1.0, 0.6, 0.5, 0.4], "val_loss": [0.7, 0.5, 0.45, 0.42],
+               "train_end_loss": [0.8, 0.55, 0.45, 0.38], "train_end_nodropout_loss": [0.6, 0.45, 0.4, 0.34],
+               "train_inference_loss": [0.5, 0.4, 0.36, 0.3], "train_inference_accuracy": [0.7, 0.8, 0.85, 0.9],
+               "val_dropout_loss": [1.1, 0.7, 0.6, 0.55]}
+
+
+def test_mean_gaps_averages_each_term_over_each_span():
+    table = mean_gaps(FOUR_EPOCHS)
+    assert table.spans == ["epoch 1", "epochs 1-3", "epochs 1-4"]
+    rows = dict(table.rows)
+    assert list(rows) == TERM_NAMES + [LOGGED_GAP]
+    assert rows["reason 2 (running mean)"] == pytest.approx([-0.2, np.mean([-0.2, -0.05, -0.05]),
+                                                             np.mean([-0.2, -0.05, -0.05, -0.02])])
+    assert rows["reason 1 (dropout)"] == pytest.approx([-0.2, np.mean([-0.2, -0.1, -0.05]), np.mean([-0.2, -0.1,
+                                                                                                    -0.05, -0.04])])
+    assert rows["batch-norm statistics"] == pytest.approx([-0.1, np.mean([-0.1, -0.05, -0.04]),
+                                                           np.mean([-0.1, -0.05, -0.04, -0.04])])
+    assert rows["generalization (reason 3 if < 0)"] == pytest.approx([0.2, np.mean([0.2, 0.1, 0.09]),
+                                                                      np.mean([0.2, 0.1, 0.09, 0.12])])
+    assert rows[LOGGED_GAP] == pytest.approx([-0.3, np.mean([-0.3, -0.1, -0.05]), np.mean([-0.3, -0.1, -0.05, 0.02])])
+
+
+def test_format_gaps_prints_an_aligned_table_with_signs():
+    lines = format_gaps(mean_gaps(FOUR_EPOCHS))
+    assert lines[0].split("  ")[-3:] == ["epoch 1", "epochs 1-3", "epochs 1-4"]
+    assert lines[1].startswith("reason 2 (running mean)") and lines[1].split()[-3:] == ["-0.2000", "-0.1000",
+                                                                                        "-0.0800"]
+    assert lines[-1].startswith(LOGGED_GAP) and lines[-1].split()[-3] == "-0.3000"
+    assert len({len(line) for line in lines}) == 1  # every column lines up
 
 
 def draw(history_path, output, monkeypatch, capsys):
@@ -124,26 +362,38 @@ def draw(history_path, output, monkeypatch, capsys):
     return plt.gcf(), capsys.readouterr().out
 
 
-def test_third_axes_draws_the_diagnostics_against_the_logged_losses(diagnostics_run, tmp_path, monkeypatch,
-                                                                    capsys):
+def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, tmp_path, monkeypatch, capsys):
     _, history_path, history = diagnostics_run
     figure, printed = draw(history_path, tmp_path / "plot.png", monkeypatch, capsys)
     axes = figure.get_axes()
-    assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot", "Losses Measured at Epoch End"]
-    lines = {line.get_label(): list(line.get_ydata()) for line in axes[2].get_lines()}
-    assert lines == {"train_loss": history["loss"], "val_loss": history["val_loss"],
-                     "train_inference_loss": history["train_inference_loss"],
-                     "val_dropout_loss": history["val_dropout_loss"]}
-    assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[-0.5, 0.5], [0, 1]]  # the post's axes stay
-    assert "as logged" in printed and "validation with dropout (reason 1)" in printed
+    assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot",
+                                               "Gap val_loss - loss by Reason"]
+    assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[-0.5, 0.5, 1.5], [0, 1, 2]]  # the post's
+    terms = gap_terms(history)
+    bars = {container.get_label(): [patch.get_height() for patch in container.patches]
+            for container in axes[2].containers}
+    assert list(bars) == TERM_NAMES
+    assert all(bars[name] == pytest.approx(list(terms[name])) for name in TERM_NAMES)
+    # positive parts stacked up from 0, negative parts down from 0: the top of each epoch's pile is the sum of its
+    # positive terms
+    for epoch in range(3):
+        tops = [patch.get_y() + patch.get_height() for container in axes[2].containers
+                for patch in [container.patches[epoch]] if patch.get_height() > 0]
+        assert max(tops, default=0.0) == pytest.approx(sum(max(terms[name][epoch], 0.0) for name in TERM_NAMES))
+    [logged] = [line for line in axes[2].get_lines() if line.get_label() == LOGGED_GAP]
+    assert list(logged.get_ydata()) == pytest.approx(list(terms[LOGGED_GAP]))
+    assert printed.splitlines()[0].endswith("epoch 1  epochs 1-3")
+    reason_2 = next(line for line in printed.splitlines() if line.startswith("reason 2 (running mean)"))
+    assert reason_2.split()[-2] == f"{terms['reason 2 (running mean)'][0]:+.4f}"
 
 
-def test_without_diagnostics_the_figure_is_the_posts(tmp_path, monkeypatch, capsys):
+def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path, monkeypatch, capsys):
     path = tmp_path / "training.pickle"
-    path.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "val_loss": [0.3, 0.3]}))
+    path.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "val_loss": [0.3, 0.3], "train_inference_loss": [0.2, 0.1],
+                                   "train_inference_accuracy": [0.9, 0.95], "val_dropout_loss": [0.4, 0.35]}))
     figure, printed = draw(path, tmp_path / "plot.png", monkeypatch, capsys)
     assert [ax.get_title() for ax in figure.get_axes()] == ["Unshifted Loss Plot", "Shifted Loss Plot"]
-    assert "mean gap" not in printed
+    assert "mean over" not in printed and (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # --- reason 3: the split check ---

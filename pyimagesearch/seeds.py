@@ -1,0 +1,243 @@
+"""Several seeded runs of `fashion_mnist.py --diagnostics`, and how much their numbers move from seed to seed.
+
+One run's epoch-1 gap or final accuracy carries its seed's luck (initial weights, batch order, dropout masks). This
+runs fashion_mnist.py with seeds 0 to N-1, one after the other, each to DIR/seed-K.pickle, then prints for each
+figure its mean, sample standard deviation, min and max over the runs (and the post's value where it gives one),
+writes that table to DIR/summary.md and draws DIR/seeds.png: the post's two plots as mean curves with min-max bands,
+and the gap val_loss - loss split into its four terms (mean per epoch, min-max error bars).
+
+    python -m pyimagesearch.seeds --runs 5 --folder seeds
+
+Flags it does not know go to every run of fashion_mnist.py (e.g. `--epochs 3 --train-size 6000`); it sets `--seed`,
+`--history` and `--diagnostics` itself. Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run
+whose pickle has no backup folder beside it is finished and skipped, any other resumes from its backup. A folder
+holds one study: another set of passed-on flags is refused there.
+"""
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+from typing import NamedTuple
+
+from pyimagesearch.cli import positive_int
+from pyimagesearch.errors import UserError, run
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fashion_mnist.py")
+STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
+FLAGS_FILE = "study.json"
+POST = {"final val_accuracy": 0.9312, "epoch 1 loss": 0.5433, "epoch 1 val_loss": 0.3281}
+# how long a run that Ctrl-C reached gets to save its finished epochs before it is sent SIGINT itself (when the
+# signal came to this process alone, e.g. from `kill -INT`)
+STOP_GRACE_SECONDS = 10
+
+
+def parse_arguments(argv=None):
+    ap = argparse.ArgumentParser(
+        description="Run fashion_mnist.py --diagnostics with seeds 0..N-1 and summarize the spread.",
+        epilog="Any other flag is passed on to every run of fashion_mnist.py, except --seed, --history and "
+               "--diagnostics, which the study sets.", allow_abbrev=False)
+    ap.add_argument("--runs", type=positive_int, default=5, metavar="N",
+                    help="seeded runs, seeds 0 to N-1 (default: 5)")
+    ap.add_argument("--folder", required=True, metavar="DIR",
+                    help="folder for seed-K.pickle, summary.md and seeds.png, created if missing")
+    args, passed_on = ap.parse_known_args(argv)
+    for token in passed_on:
+        flag = study_flag(token)
+        if flag is not None:
+            raise UserError(f"{token!r} is not allowed: the study sets {flag} itself for each run", exit_code=2)
+    return args, passed_on
+
+
+def study_flag(token):
+    """The study's flag that `token` would set in fashion_mnist.py, which also reads `--flag=value`, unambiguous
+    prefixes such as `--hist`, and `-i` for --history; None for any other token."""
+    name = token.split("=", 1)[0]
+    if name.startswith("-i") and not name.startswith("--"):
+        return "--history"
+    if name.startswith("--") and len(name) > 2:
+        return next((flag for flag in STUDY_FLAGS if flag.startswith(name)), None)
+    return None
+
+
+def history_path(folder, seed):
+    return os.path.join(folder, f"seed-{seed}.pickle")
+
+
+def finished(path):
+    """A run is finished once its pickle exists and its backup is gone (a stopped run leaves both)."""
+    return os.path.isfile(path) and not os.path.exists(path + ".backup")
+
+
+def check_same_study(folder, passed_on):
+    """Refuse to mix runs of other flags into the folder's study; remember the flags on its first start.
+    `--restart` only says what to do with backups, so it does not count."""
+    passed_on = [flag for flag in passed_on if flag != "--restart"]
+    path = os.path.join(folder, FLAGS_FILE)
+    if os.path.isfile(path):
+        try:
+            with open(path) as file:
+                recorded = json.load(file)["flags"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"cannot read {path} ({error}); remove it if the folder holds no other study") from None
+        if recorded != passed_on:
+            raise UserError(f"{folder} holds a study with fashion_mnist.py flags {' '.join(recorded) or '(none)'}; "
+                            "rerun with those flags or use another --folder")
+        return
+    from pyimagesearch.files import write_atomically
+
+    payload = json.dumps({"flags": passed_on}).encode()
+    write_atomically(path, lambda file: file.write(payload))
+
+
+def train_to_end(command):
+    """Run one training with its output streamed to the terminal; return its exit status.
+
+    Ctrl-C in a terminal reaches the training too, which saves its finished epochs and exits 130; we wait for that
+    (a second Ctrl-C is ignored here meanwhile) and then raise KeyboardInterrupt.
+    """
+    process = subprocess.Popen(command)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            process.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        raise
+
+
+class Figure(NamedTuple):
+    name: str
+    values: list  # one per run that has it
+    post: float = None
+    runs: int = 0  # runs in the study, when some have no value
+
+
+def first_epoch_above(history):
+    """The first epoch (from 1) whose val_loss is above its loss, or None."""
+    return next((epoch for epoch, (loss, val_loss) in enumerate(zip(history["loss"], history["val_loss"]), start=1)
+                 if val_loss > loss), None)
+
+
+def figures(histories):
+    """The study's figures, each with its value in every run."""
+    from pyimagesearch.gaps import TERMS, gap_terms, spans
+
+    result = [Figure(name, [history[key][epoch] for history in histories], POST[name])
+              for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
+                                       ("epoch 1 val_loss", "val_loss", 0))]
+    terms = [gap_terms(history) for history in histories]
+    for label, epochs in spans(len(histories[0]["loss"])):
+        if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives
+            result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
+                       for name, _, _ in TERMS]
+    first = [first_epoch_above(history) for history in histories]
+    result.append(Figure("first epoch with val_loss above loss", [epoch for epoch in first if epoch is not None],
+                         runs=len(histories)))
+    return result
+
+
+def described(figure):
+    """(mean, sd, min, max) with four decimals; sd is the sample standard deviation, "n/a" for a single run."""
+    values = figure.values
+    sd = f"{statistics.stdev(values):.4f}" if len(values) > 1 else "n/a"
+    return f"{statistics.mean(values):.4f}", sd, f"{min(values):.4f}", f"{max(values):.4f}"
+
+
+def never_had_one(figure):
+    missing = figure.runs - len(figure.values)
+    return f"{missing} of {figure.runs} runs never had one" if missing else "every run had one"
+
+
+def format_line(figure):
+    """`NAME: mean M, sd S, min A, max B over N runs`, `(post P)` where the post gives one."""
+    if not figure.values:
+        return f"{figure.name}: none in {figure.runs} runs"
+    mean, sd, smallest, largest = described(figure)
+    count = len(figure.values)
+    line = f"{figure.name}: mean {mean}, sd {sd}, min {smallest}, max {largest} over {count} run{'s' * (count > 1)}"
+    if figure.post is not None:
+        line += f" (post {figure.post:.4f})"
+    if figure.runs:
+        line += f" ({never_had_one(figure)})"
+    return line
+
+
+def summary_markdown(figures_, runs, passed_on):
+    """The same figures as a Markdown table under the command that produced them."""
+    command = " ".join(["python fashion_mnist.py --diagnostics", *passed_on])
+    lines = [f"# {runs} seeded runs (seeds 0-{runs - 1}) of `{command}`", "",
+             "| figure | mean | sd | min | max | runs | post |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for figure in figures_:
+        cells = described(figure) if figure.values else ("-",) * 4
+        count = f"{len(figure.values)}" + (f" ({never_had_one(figure)})" if figure.runs else "")
+        post = "" if figure.post is None else f"{figure.post:.4f}"
+        lines.append(f"| {figure.name} | {' | '.join(cells)} | {count} | {post} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_study(folder, runs):
+    from pyimagesearch.history import DIAGNOSTIC_KEYS, load_history
+
+    histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS))
+                 for seed in range(runs)]
+    lengths = [len(history["loss"]) for history in histories]
+    if len(set(lengths)) > 1:
+        raise UserError(f"the runs in {folder} have different numbers of epochs ({lengths}); a study compares runs "
+                        "of the same settings")
+    return histories
+
+
+def main():
+    args, passed_on = parse_arguments()
+    try:
+        run_study(args.folder, args.runs, passed_on)
+    except KeyboardInterrupt:
+        raise UserError("study stopped by Ctrl-C; run the same command again to resume it", exit_code=130) from None
+
+
+def run_study(folder, runs, passed_on):
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"cannot create --folder {folder!r}: {error.strerror}") from None
+    check_same_study(folder, passed_on)
+    for seed in range(runs):
+        path = history_path(folder, seed)
+        if finished(path):
+            print(f"[INFO] seed {seed}: {path} is finished, skipping it")
+            continue
+        command = [sys.executable, SCRIPT, "--history", path, "--seed", str(seed), "--diagnostics", *passed_on]
+        print(f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}", flush=True)
+        try:
+            status = train_to_end(command)
+        except KeyboardInterrupt:
+            raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
+                            "to resume it", exit_code=130) from None
+        if status != 0:
+            raise UserError(f"the run with seed {seed} failed (fashion_mnist.py exit status {status}, its message "
+                            "is above); run the same command again to retry it", exit_code=status if status > 0 else 1)
+
+    histories = load_study(folder, runs)
+    figures_ = figures(histories)
+    print("\n".join(format_line(figure) for figure in figures_))
+    from pyimagesearch.files import write_atomically
+    from pyimagesearch.plots import plot_study
+
+    summary_path, figure_path = os.path.join(folder, "summary.md"), os.path.join(folder, "seeds.png")
+    summary = summary_markdown(figures_, runs, passed_on).encode()
+    write_atomically(summary_path, lambda file: file.write(summary))
+    figure = plot_study(histories)
+    write_atomically(figure_path, lambda file: figure.savefig(file, format="png"), suffix=".png")
+    print(f"[INFO] wrote {summary_path} and {figure_path}")
+
+
+if __name__ == "__main__":
+    run(main)

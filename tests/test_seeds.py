@@ -1,0 +1,202 @@
+"""The seeds study: runs, Ctrl-C, resume, skip, and a summary whose numbers are the pickles' own."""
+import json
+import os
+import pickle
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pyimagesearch.seeds import Figure, figures, format_line, study_flag
+from tests.conftest import ROOT
+
+EPOCHS = 3
+LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<min>\S+), max (?P<max>\S+) "
+                  r"over (?P<runs>\d+) runs?(?: \(post (?P<post>\S+)\))?")
+
+
+def study_command(folder, dataset_dir, *extra):
+    return [sys.executable, "-m", "pyimagesearch.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
+            str(EPOCHS), "--dataset-dir", str(dataset_dir), "--diagnostics-size", "64", *extra]
+
+
+def backed_up_epochs(history):
+    try:
+        with open(history + ".backup/state.json") as file:
+            return json.load(file)["epochs"]
+    except (OSError, ValueError):
+        return 0
+
+
+def load(path):
+    with open(path, "rb") as file:
+        return pickle.load(file)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, small_dataset_dir):
+    """Seed 0 runs to the end; Ctrl-C (SIGINT to the study's process group, as a terminal sends it) after seed 1's
+    first epoch; then the same command twice: the first resumes seed 1, the second finds both finished."""
+    folder = tmp_path_factory.mktemp("study")
+    seed_0, seed_1 = str(folder / "seed-0.pickle"), str(folder / "seed-1.pickle")
+    log = folder / "interrupted.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(study_command(folder, small_dataset_dir), cwd=ROOT, stdout=output,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        deadline = time.monotonic() + 300
+        while backed_up_epochs(seed_1) < 1:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "seed 1 did not back up its first epoch in time"
+            time.sleep(0.05)
+        seed_0_written = os.stat(seed_0).st_mtime_ns
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=120)
+    interrupted = {"returncode": process.returncode, "output": log.read_text(), "partial": load(seed_1),
+                   "backed_up": backed_up_epochs(seed_1), "backup_kept": os.path.isdir(seed_1 + ".backup")}
+    resumed = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
+    seed_1_written = os.stat(seed_1).st_mtime_ns
+    again = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
+                           timeout=300)
+    return {"folder": folder, "interrupted": interrupted, "resumed": resumed, "again": again,
+            "histories": [load(seed_0), load(seed_1)],
+            "written": (seed_0_written, seed_1_written, os.stat(seed_0).st_mtime_ns, os.stat(seed_1).st_mtime_ns)}
+
+
+def test_ctrl_c_stops_the_whole_study_with_exit_130_and_one_line(study):
+    interrupted = study["interrupted"]
+    assert interrupted["returncode"] == 130
+    assert "Traceback" not in interrupted["output"]
+    assert interrupted["output"].splitlines()[-1] == ("error: study stopped by Ctrl-C during the run with seed 1; "
+                                                      "run the same command again to resume it")
+    # seed 1 saved its finished epochs and kept its backup, so it counts as unfinished
+    assert 1 <= len(interrupted["partial"]["loss"]) < EPOCHS and interrupted["backup_kept"]
+
+
+def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
+    resumed, folder = study["resumed"], study["folder"]
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"[INFO] seed 0: {folder / 'seed-0.pickle'} is finished, skipping it" in resumed.stdout
+    backed_up = study["interrupted"]["backed_up"]
+    assert (f"[INFO] resuming from {folder / 'seed-1.pickle'}.backup: {backed_up} of {EPOCHS} epochs already done"
+            in resumed.stdout)
+    seed_0_before, _, seed_0_after, _ = study["written"]
+    assert seed_0_after == seed_0_before  # not retrained
+    resumed_history = study["histories"][1]
+    assert all(len(values) == EPOCHS for values in resumed_history.values())
+    assert resumed_history["loss"][:backed_up] == study["interrupted"]["partial"]["loss"][:backed_up]
+    assert not os.path.exists(folder / "seed-1.pickle.backup")
+
+
+def test_a_third_invocation_retrains_nothing(study):
+    again, folder = study["again"], study["folder"]
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("is finished, skipping it") == 2 and "[INFO] loading Fashion MNIST" not in again.stdout
+    _, seed_1_before, _, seed_1_after = study["written"]
+    assert seed_1_after == seed_1_before
+
+
+def expected_figures(histories):
+    """Each figure's values, computed here from the pickles without the study's code."""
+    def term(history, later, earlier, epochs):
+        return statistics.mean(history[later][epoch] - history[earlier][epoch] for epoch in range(epochs))
+
+    expected = {"final val_accuracy": [history["val_accuracy"][-1] for history in histories],
+                "epoch 1 loss": [history["loss"][0] for history in histories],
+                "epoch 1 val_loss": [history["val_loss"][0] for history in histories]}
+    for label, epochs in (("epoch 1", 1), ("epochs 1-3", 3)):
+        for name, later, earlier in (("reason 2 (running mean)", "train_end_loss", "loss"),
+                                     ("reason 1 (dropout)", "train_end_nodropout_loss", "train_end_loss"),
+                                     ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
+                                     ("generalization (reason 3 if < 0)", "val_loss", "train_inference_loss")):
+            expected[f"{label} {name}"] = [term(history, later, earlier, epochs) for history in histories]
+    return expected
+
+
+def test_summary_lines_are_the_pickles_numbers(study):
+    histories = study["histories"]
+    printed = {match["name"]: match for match in map(LINE.match, study["again"].stdout.splitlines()) if match}
+    expected = expected_figures(histories)
+    assert set(expected) < set(printed)
+    for name, values in expected.items():
+        line = printed[name]
+        assert line["mean"] == f"{statistics.mean(values):.4f}", name
+        assert line["sd"] == f"{statistics.stdev(values):.4f}", name
+        assert (line["min"], line["max"], line["runs"]) == (f"{min(values):.4f}", f"{max(values):.4f}", "2"), name
+    assert [printed[name]["post"] for name in ("final val_accuracy", "epoch 1 loss", "epoch 1 val_loss")] == [
+        "0.9312", "0.5433", "0.3281"]
+    first = [next((epoch for epoch in range(1, EPOCHS + 1)
+                   if history["val_loss"][epoch - 1] > history["loss"][epoch - 1]), None) for history in histories]
+    [line] = [line for line in study["again"].stdout.splitlines()
+              if line.startswith("first epoch with val_loss above loss: ")]
+    never = first.count(None)
+    assert line.endswith(f"({never} of 2 runs never had one)" if never else "(every run had one)")
+
+
+def test_summary_md_holds_the_same_numbers(study):
+    summary = (study["folder"] / "summary.md").read_text()
+    for name, values in expected_figures(study["histories"]).items():
+        row = f"| {name} | {statistics.mean(values):.4f} | {statistics.stdev(values):.4f} | {min(values):.4f} | "
+        assert row in summary, name
+    assert summary.startswith("# 2 seeded runs (seeds 0-1) of `python fashion_mnist.py --diagnostics --epochs 3 ")
+
+
+def test_the_figure_is_a_png(study):
+    with open(study["folder"] / "seeds.png", "rb") as file:
+        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# --- without training ---
+
+def run_study(*arguments):
+    return subprocess.run([sys.executable, "-m", "pyimagesearch.seeds", *map(str, arguments)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("token, flag", [("--seed", "--seed"), ("--seed=3", "--seed"), ("--hist", "--history"),
+                                         ("-i", "--history"), ("--diagnostics", "--diagnostics")])
+def test_the_flags_the_study_sets_are_refused_in_one_line(tmp_path, token, flag):
+    result = run_study("--folder", tmp_path, token, "1")
+    assert result.returncode == 2
+    assert result.stderr == f"error: {token!r} is not allowed: the study sets {flag} itself for each run\n"
+
+
+def test_other_flags_pass_through_untouched():
+    assert [study_flag(token) for token in ("--diagnostics-size", "--epochs", "--dataset-dir=x", "3")] == [None] * 4
+
+
+def test_bad_study_flags_get_argparses_message(tmp_path):
+    result = run_study("--folder", tmp_path, "--runs", "0")
+    assert result.returncode == 2 and "argument --runs: '0' is not positive" in result.stderr
+    result = run_study("--runs", "2")
+    assert result.returncode == 2 and "the following arguments are required: --folder" in result.stderr
+
+
+def test_a_folder_refuses_a_study_of_other_flags(tmp_path):
+    (tmp_path / "study.json").write_text(json.dumps({"flags": ["--epochs", "3"]}))
+    result = run_study("--folder", tmp_path, "--epochs", "4")
+    assert result.returncode == 1
+    assert result.stderr == (f"error: {tmp_path} holds a study with fashion_mnist.py flags --epochs 3; rerun with "
+                             "those flags or use another --folder\n")
+
+
+def test_one_run_has_no_sd_and_runs_that_never_cross_are_counted():
+    history = {"loss": [0.5, 0.4, 0.3], "val_loss": [0.3, 0.35, 0.32], "val_accuracy": [0.8, 0.85, 0.9],
+               "train_end_loss": [0.4, 0.35, 0.28], "train_end_nodropout_loss": [0.35, 0.3, 0.25],
+               "train_inference_loss": [0.3, 0.28, 0.24], "train_inference_accuracy": [0.9, 0.9, 0.9],
+               "val_dropout_loss": [0.4, 0.4, 0.4]}
+    lines = [format_line(figure) for figure in figures([history])]
+    assert lines[0] == "final val_accuracy: mean 0.9000, sd n/a, min 0.9000, max 0.9000 over 1 run (post 0.9312)"
+    assert "epochs 1-3 reason 2 (running mean): mean -0.0567, sd n/a, min -0.0567, max -0.0567 over 1 run" in lines
+    assert lines[-1] == ("first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over "
+                         "1 run (every run had one)")
+    never = dict(history, val_loss=[0.2, 0.2, 0.2])
+    assert format_line(figures([history, never, never])[-1]) == (
+        "first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over 1 run "
+        "(2 of 3 runs never had one)")
+    assert format_line(Figure("first epoch with val_loss above loss", [], runs=2)) == (
+        "first epoch with val_loss above loss: none in 2 runs")
