@@ -40,7 +40,8 @@ def parse_arguments():
                     help="compute in bfloat16 with float32 weights where that is faster: on a GPU or a CPU with "
                          "AVX512-BF16 or AMX; elsewhere it stays float32 and says so (default: off)")
     ap.add_argument("--diagnostics", action="store_true",
-                    help="also record the losses that measure reasons 1 and 2 each epoch (default: off)")
+                    help="also record, each epoch, the losses that split val_loss - loss into its reasons "
+                         "(default: off)")
     ap.add_argument("--diagnostics-size", type=non_negative_int, default=10000, metavar="N",
                     help="training images measured by --diagnostics, 0 for all (default: 10000)")
     ap.add_argument("--check-split", action="store_true",
