@@ -27,7 +27,13 @@ def accelerators():
     """The devices Keras's backend trains on other than the CPU (GPUs, TPUs), as Keras names them."""
     import keras
 
-    return [device for device in keras.distribution.list_devices() if not device.lower().startswith("cpu")]
+    try:
+        devices = keras.distribution.list_devices()
+    except AttributeError:  # Keras 3.15 has no distribution support for PyTorch, so ask PyTorch itself
+        import torch
+
+        devices = [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    return [device for device in devices if not device.lower().startswith("cpu")]
 
 
 def bfloat16_is_fast(features, devices):

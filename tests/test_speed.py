@@ -78,3 +78,11 @@ def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so
         assert MiniVGGNet.build(28, 28, 1, 10).layers[0].compute_dtype == "bfloat16"
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.backends
+def test_the_accelerator_check_answers_on_every_backend():
+    # Keras's device list differs by backend (PyTorch has none in Keras 3.15); the check must answer everywhere
+    from pyimagesearch.cpu import accelerators
+
+    assert all(not device.lower().startswith("cpu") for device in accelerators())
