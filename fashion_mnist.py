@@ -55,8 +55,10 @@ def parse_arguments():
 def main():
     args = parse_arguments()
     from pyimagesearch.files import check_writable
+    from pyimagesearch.speed import prefer_onednn, use_mixed_precision
 
     check_writable(args.history, "history")
+    prefer_onednn()  # before TensorFlow loads: its faster CPU kernels also on AVX2-only CPUs (docs/speed.md)
     import keras
     from keras.optimizers import SGD
     from keras.utils import to_categorical
@@ -68,7 +70,6 @@ def main():
     from pyimagesearch.minivggnet import MiniVGGNet
     from pyimagesearch.schedule import legacy_time_decay
     from pyimagesearch.cpu import accelerators, cpu_features
-    from pyimagesearch.speed import use_mixed_precision
 
     if args.seed is not None:
         from pyimagesearch.reproducibility import set_seed

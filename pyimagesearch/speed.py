@@ -1,14 +1,25 @@
-"""Faster runs that compute what the post computes, opt-in (README, "Speed").
+"""How fashion_mnist.py runs the post's computation fast on the CPUs readers have (docs/speed.md).
 
 The default runs one training step per call into the backend, exactly as the post's `model.fit` does: running 32
-steps per call (`steps_per_execution=32`) gained no more than the noise on a 2-core CPU, made Keras's progress bar
-count past its total, checked for NaN only every 32 batches, and is refused by the PyTorch backend. XLA
-(`jit_compile=True`) was over three times slower on that CPU, so it stays off, as Keras's "auto" already leaves it
+steps per call (`steps_per_execution=32`) made Keras's progress bar count past its total, checked for NaN only every
+32 batches, is refused by the PyTorch backend, and gained little on a 2-core CPU (docs/speed.md). XLA
+(`jit_compile=True`) was several times slower on such a CPU, so it stays off, as Keras's "auto" already leaves it
 on CPU-only machines.
 """
-import keras
+import os
 
 from pyimagesearch.cpu import bfloat16_is_fast
+
+
+def prefer_onednn(environment=os.environ):
+    """Turn TensorFlow's oneDNN kernels on unless the user chose otherwise; call it before TensorFlow is imported.
+
+    TensorFlow turns them on by itself only on CPUs with AVX-512 VNNI, bfloat16 instructions or AMX; elsewhere (AVX2
+    laptops and desktops) it runs its own kernels, built for plain AVX, and trains MiniVGGNet markedly slower
+    (docs/speed.md). The setting changes kernels, not the computation: oneDNN's sums round differently in the last
+    digits, as on every CPU where TensorFlow picks it itself. Other backends ignore it.
+    """
+    environment.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def use_mixed_precision(features, devices):
@@ -24,5 +35,7 @@ def use_mixed_precision(features, devices):
         print("[INFO] --mixed-precision: this CPU has no bfloat16 instructions (AVX512-BF16 or AMX) and there is no "
               "GPU, where bfloat16 is far slower than float32, so training stays in float32")
         return False
+    import keras
+
     keras.config.set_dtype_policy("mixed_bfloat16")
     return True

@@ -1,4 +1,5 @@
 """The speed work changes how the computation runs, never what it computes."""
+import os
 import pickle
 import subprocess
 import sys
@@ -86,3 +87,40 @@ def test_the_accelerator_check_answers_on_every_backend():
     from pyimagesearch.cpu import accelerators
 
     assert all(not device.lower().startswith("cpu") for device in accelerators())
+
+
+def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
+    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--configurations", "tensorflow",
+                             "tensorflow-eigen", "--steps", "2", "--repeats", "1", "--dataset-dir",
+                             str(small_dataset_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("tensorflow: keras ") and "oneDNN" in lines[0] and "CPU features:" in lines[0]
+    assert lines[1].startswith("tensorflow-eigen: ") and lines[1].endswith("; oneDNN off; no accelerator")
+    rows = [line.split() for line in lines if line.split()[0] in ("tensorflow", "tensorflow-eigen")]
+    assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
+
+
+def test_emulating_avx2_needs_configurations():
+    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--emulate-avx2"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+
+
+def test_onednn_is_preferred_unless_the_user_chose():
+    from pyimagesearch.speed import prefer_onednn
+
+    unset, chosen = {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    prefer_onednn(unset)
+    prefer_onednn(chosen)
+    assert unset == {"TF_ENABLE_ONEDNN_OPTS": "1"} and chosen == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def test_the_default_run_trains_with_onednn_on(small_dataset_dir, tmp_path):
+    # TensorFlow says so on stderr when oneDNN is on; without the setting it would stay off on an AVX2-only CPU
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
+    result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
+                        small_dataset_dir, env={**environment, "KERAS_BACKEND": "tensorflow"})
+    assert result.returncode == 0, result.stderr
+    assert "oneDNN custom operations are on" in result.stderr
