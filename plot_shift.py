@@ -44,7 +44,7 @@ def main():
     # determine the total number of epochs used for training, then initialize the figure
     epochs = np.arange(0, len(H["loss"]))
     plt.style.use("ggplot")
-    (fig, axs) = plt.subplots(3 if diagnostics else 2, 1, figsize=(6.4, 8.4) if diagnostics else None)
+    (fig, axs) = plt.subplots(3 if diagnostics else 2, 1, figsize=(6.4, 9.6) if diagnostics else None)
     if args.output is not None:
         check_output(args.output, fig)
 

@@ -4,6 +4,7 @@ import os
 import matplotlib
 import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
+from matplotlib.ticker import MaxNLocator
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import check_writable, write_atomically
@@ -33,7 +34,9 @@ def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
     ax.set_title("Gap val_loss - loss by Reason")
     ax.set_xlabel("Epoch #")
     ax.set_ylabel("Loss difference")
-    ax.legend(fontsize="x-small", ncol=2)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # below the axes: inside, it would hide the bars of the first epochs, where the gap is largest
+    ax.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
 
 
 def plot_band(ax, epochs, runs, label):
@@ -52,7 +55,7 @@ def plot_study(histories):
     epochs = np.arange(0, len(histories[0]["loss"]))
     terms = [gap_terms(history) for history in histories]
     with matplotlib.style.context("ggplot"):
-        figure = Figure(figsize=(6.4, 8.4))
+        figure = Figure(figsize=(6.4, 9.6))
         axs = figure.subplots(3, 1)
         for ax, shift, title in ((axs[0], 0.0, "Unshifted Loss Plot"), (axs[1], 0.5, "Shifted Loss Plot")):
             plot_band(ax, epochs - shift, [history["loss"] for history in histories], "train_loss")
