@@ -221,6 +221,9 @@ def run_study(folder, runs, passed_on):
         except KeyboardInterrupt:
             raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
                             "to resume it", exit_code=130) from None
+        if status == 128 + signal.SIGINT:  # the run alone was stopped by Ctrl-C, and saved what it had finished
+            raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
+                            "to resume it", exit_code=130)
         if status != 0:
             raise UserError(f"the run with seed {seed} failed (fashion_mnist.py exit status {status}, its message "
                             "is above); run the same command again to retry it", exit_code=status if status > 0 else 1)

@@ -46,7 +46,10 @@ def study(tmp_path_factory, small_dataset_dir):
     log = folder / "interrupted.log"
     with open(log, "w") as output:
         process = subprocess.Popen(study_command(folder, small_dataset_dir), cwd=ROOT, stdout=output,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                   # SIGINT's default action, as in a terminal, even when these tests run in a
+                                   # background job, which starts with SIGINT ignored
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 300
         while backed_up_epochs(seed_1) < 1:
             assert process.poll() is None, log.read_text()
