@@ -129,8 +129,9 @@ class TrainingBackup(keras.callbacks.Callback):
             _restore_handlers(previous)
             _end_progress_line()
             saved = self._save_finished()
-            # a pipe closed under us (`| head`, or the `tee` that Ctrl-C killed along with us) counts as SIGPIPE
-            number = stop.signal_number if isinstance(stop, _Stopped) else signal.SIGPIPE
+            # a pipe closed under us counts as SIGPIPE (`| head`), unless a signal came first: Ctrl-C also stops the
+            # `tee` we write to, and the progress bar can meet the closed pipe before the next batch's end
+            number = stop.signal_number if isinstance(stop, _Stopped) else self.stop_signal or signal.SIGPIPE
             raise UserError(f"training stopped by {signal.Signals(number).name} during epoch "
                             f"{self.finished_epochs + 1} of {self.settings['epochs']}; {saved}; run the same command "
                             "again to resume", exit_code=128 + number) from None

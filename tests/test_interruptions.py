@@ -265,3 +265,21 @@ def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
         TrainingBackup(str(history), {"epochs": 4}).restore(model=None)
     TrainingBackup(str(history), {"epochs": 4}).restore(model=None, restart=True)
     assert not os.path.exists(str(history) + ".backup")
+
+
+def test_a_closed_pipe_met_after_ctrl_c_is_reported_as_the_ctrl_c(tmp_path):
+    # Ctrl-C stops the `tee` we write to as well; the progress bar may meet the closed pipe before the next batch's
+    # end sees the stop, and the user still pressed Ctrl-C
+    from pyimagesearch.backup import TrainingBackup
+    from pyimagesearch.errors import UserError
+
+    backup = TrainingBackup(str(tmp_path / "h.pickle"), {"epochs": 4})
+    with pytest.raises(UserError) as raised:
+        with backup.saving_on_stop(0.01):
+            backup.request_stop(signal.SIGINT, None)
+            raise BrokenPipeError
+    assert raised.value.exit_code == 130 and "stopped by SIGINT" in str(raised.value)
+    with pytest.raises(UserError) as raised:
+        with TrainingBackup(str(tmp_path / "h.pickle"), {"epochs": 4}).saving_on_stop(0.01):
+            raise BrokenPipeError
+    assert raised.value.exit_code == 141 and "stopped by SIGPIPE" in str(raised.value)
