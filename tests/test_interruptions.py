@@ -132,9 +132,10 @@ def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signa
     history = tmp_path / "training.pickle"
     process = start(history, small_dataset_dir)
     wait_for_epochs(process, history, 1)
-    process.stdout.close()
+    # the signal first, as a terminal delivers Ctrl-C to the run and to its tee alike; the pipe closes right after
     if signal_number is not None:
         process.send_signal(signal_number)
+    process.stdout.close()
     stderr = process.stderr.read()
     process.wait(timeout=120)
     assert process.returncode == exit_code, stderr
