@@ -35,9 +35,10 @@ _NUMERIC_KINDS = "fiu"
 def _numpy_dtype(spec, align=False, copy=True):
     import numpy
 
-    if not isinstance(spec, str) or numpy.dtype(spec, align, copy).kind not in _NUMERIC_KINDS:
+    dtype = numpy.dtype(spec, align, copy) if isinstance(spec, str) else None
+    if dtype is None or dtype.kind not in _NUMERIC_KINDS:
         raise _NamesCode(f"it asks numpy.dtype for {spec!r}, and a training history holds only numbers")
-    return numpy.dtype(spec, align, copy)
+    return dtype
 
 
 def _numpy_scalar(dtype, data):
