@@ -153,7 +153,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
                 for state in self._seed_states()]
 
     def _step(self, training):
-        """One batch's loss, correct count and advanced seeds; compiled with tf.function on TensorFlow.
+        """One batch's loss, correct count and advanced seeds; compiled (tf.function on TensorFlow, jax.jit on JAX).
 
         A traced function keeps the Python attributes (dropout rates, batch-norm flags) it was traced with, so each
         combination of them gets its own function; Keras's own training and test functions are never retraced.
@@ -168,12 +168,30 @@ class ReasonDiagnostics(keras.callbacks.Callback):
                 import tensorflow as tf
 
                 step = tf.function(step, reduce_retracing=True)
+            elif keras.backend.backend() == "jax":
+                step = self._jax_step(training)
             self._steps[key] = step
         return self._steps[key]
 
-    def _forward(self, images, targets, seeds, training):
+    def _jax_step(self, training):
+        """The step compiled with jax.jit, which would bake the weights in as constants if it read them: their
+        values go in as arguments instead, mapped onto the variables by the StatelessScope (as Keras's own JAX
+        trainer does). Eager, a measurement is thousands of small dispatches, which dominate on a GPU."""
+        import jax
+
+        compiled = jax.jit(lambda values, images, targets, seeds:
+                           self._forward(images, targets, seeds, training, values))
+
+        def step(images, targets, seeds):
+            return compiled([variable.value for variable in self.model.variables], images, targets, seeds)
+
+        return step
+
+    def _forward(self, images, targets, seeds, training, values=()):
         states = self._seed_states()
-        with keras.StatelessScope(state_mapping=list(zip(states, seeds)), collect_losses=True) as scope:
+        # the seeds come last so that they override the seed generators' own values among `values`
+        mapping = list(zip(self.model.variables, values)) + list(zip(states, seeds))
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
             # as Keras's own train and test steps call it: a model whose call() takes no `training` runs its
             # layers in inference mode even in fit(), and is measured that way here too
             if self.model._call_has_training_arg:

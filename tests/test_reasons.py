@@ -213,9 +213,9 @@ def counting_traces(model):
     for name in traces:
         step = getattr(model, name)
 
-        def counted(data, step=step, name=name):
+        def counted(*arguments, step=step, name=name):  # (data) on TensorFlow and torch, (state, data) on JAX
             traces[name] += 1
-            return step(data)
+            return step(*arguments)
 
         setattr(model, name, counted)
     return traces
