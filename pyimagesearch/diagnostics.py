@@ -84,6 +84,22 @@ def moving_statistics(layers):
                 weight.trainable = weight_trainable
 
 
+@contextlib.contextmanager
+def torch_generator_forked(random):
+    """On Keras's PyTorch backend a dropout layer without a seed of its own draws from torch's global generator (its
+    fast path), which no StatelessScope maps: fork that generator, seeded from `random`, so that measuring neither
+    reads nor advances training's, and build no autograd graph. Elsewhere a no-op that draws nothing from `random`:
+    there every draw comes from the seed states handed to the scope."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(int(random.integers(1, 2**31 - 1)))
+        yield
+
+
 def accuracy_function(targets, predictions):
     """The accuracy Keras picks for `metrics=["accuracy"]` from the shapes (binary, sparse or categorical)."""
     if predictions.shape[-1] == 1:
@@ -137,12 +153,13 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         seeds = self._fresh_seeds()
         count = len(keras.tree.flatten(images)[0])
         total_loss = total_correct = 0.0
-        for start in range(0, count, self.batch_size):
-            batch = keras.tree.map_structure(lambda array: array[start:start + self.batch_size], (images, targets))
-            loss, correct, seeds = step(*batch, seeds)
-            size = len(keras.tree.flatten(batch[0])[0])
-            total_loss += float(loss) * size
-            total_correct += float(correct)
+        with torch_generator_forked(self.random):
+            for start in range(0, count, self.batch_size):
+                batch = keras.tree.map_structure(lambda array: array[start:start + self.batch_size], (images, targets))
+                loss, correct, seeds = step(*batch, seeds)
+                size = len(keras.tree.flatten(batch[0])[0])
+                total_loss += float(loss) * size
+                total_correct += float(correct)
         return total_loss / count, total_correct / count
 
     def _seed_states(self):

@@ -195,6 +195,7 @@ def snapshot(model):
             for variable in model.variables + model.metrics_variables + model.optimizer.variables]
 
 
+@pytest.mark.backends
 def test_measuring_writes_no_weight_statistic_seed_metric_or_optimizer_variable():
     model, _, training, validation = fit_with_diagnostics(minivggnet)
     flags = [(layer.trainable, [weight.trainable for weight in layer.weights]) for layer in model.layers]
@@ -221,6 +222,7 @@ def counting_traces(model):
     return traces
 
 
+@pytest.mark.backends
 def test_a_seeded_fit_with_the_callback_trains_bit_for_bit_as_without_it_and_retraces_nothing():
     def build_counted():
         nonlocal traces_with
@@ -241,6 +243,7 @@ def test_a_seeded_fit_with_the_callback_trains_bit_for_bit_as_without_it_and_ret
     assert traces_with == traces_without and traces_with["train_step"] >= 1
 
 
+@pytest.mark.backends
 def test_the_dropout_draw_comes_from_the_callbacks_own_seed():
     model, _, training, validation = fit_with_diagnostics(minivggnet)
     first, again = measured(model, training, validation, seed=5), measured(model, training, validation, seed=5)
@@ -296,6 +299,7 @@ def diagnostics_run(tmp_path_factory, small_dataset_dir):
     return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
 
 
+@pytest.mark.backends
 def test_the_four_terms_add_up_to_the_logged_gap_every_epoch(diagnostics_run):
     _, _, history = diagnostics_run
     assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
