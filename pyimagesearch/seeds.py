@@ -126,6 +126,18 @@ def first_epoch_above(history):
                  if val_loss > loss), None)
 
 
+def epoch_staying_above(history):
+    """The epoch (from 1) from which val_loss stays above loss to the last epoch, or None if it ends below. An early
+    epoch above, followed by epochs below again, is noise; this is where the curves cross for good."""
+    above = [val_loss > loss for loss, val_loss in zip(history["loss"], history["val_loss"])]
+    if not above or not above[-1]:
+        return None
+    epoch = len(above)
+    while epoch > 1 and above[epoch - 2]:
+        epoch -= 1
+    return epoch
+
+
 def figures(histories):
     """The study's figures, each with its value in every run."""
     from pyimagesearch.gaps import TERMS, gap_terms, spans
@@ -141,6 +153,9 @@ def figures(histories):
     first = [first_epoch_above(history) for history in histories]
     result.append(Figure("first epoch with val_loss above loss", [epoch for epoch in first if epoch is not None],
                          runs=len(histories)))
+    staying = [epoch_staying_above(history) for history in histories]
+    result.append(Figure("epoch from which val_loss stays above loss",
+                         [epoch for epoch in staying if epoch is not None], runs=len(histories)))
     return result
 
 

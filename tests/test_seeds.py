@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyimagesearch.seeds import Figure, figures, format_line, study_flag
+from pyimagesearch.seeds import Figure, epoch_staying_above, figures, first_epoch_above, format_line, study_flag
 from tests.conftest import ROOT
 
 EPOCHS = 3
@@ -187,19 +187,35 @@ def test_a_folder_refuses_a_study_of_other_flags(tmp_path):
                              "those flags or use another --folder\n")
 
 
+# a run of three epochs whose val_loss is first above its loss at epoch 3
+THREE_EPOCHS = {"loss": [0.5, 0.4, 0.3], "val_loss": [0.3, 0.35, 0.32], "val_accuracy": [0.8, 0.85, 0.9],
+                "train_end_loss": [0.4, 0.35, 0.28], "train_end_nodropout_loss": [0.35, 0.3, 0.25],
+                "train_inference_loss": [0.3, 0.28, 0.24], "train_inference_accuracy": [0.9, 0.9, 0.9],
+                "val_dropout_loss": [0.4, 0.4, 0.4]}
+
+
 def test_one_run_has_no_sd_and_runs_that_never_cross_are_counted():
-    history = {"loss": [0.5, 0.4, 0.3], "val_loss": [0.3, 0.35, 0.32], "val_accuracy": [0.8, 0.85, 0.9],
-               "train_end_loss": [0.4, 0.35, 0.28], "train_end_nodropout_loss": [0.35, 0.3, 0.25],
-               "train_inference_loss": [0.3, 0.28, 0.24], "train_inference_accuracy": [0.9, 0.9, 0.9],
-               "val_dropout_loss": [0.4, 0.4, 0.4]}
+    history = THREE_EPOCHS
     lines = [format_line(figure) for figure in figures([history])]
     assert lines[0] == "final val_accuracy: mean 0.9000, sd n/a, min 0.9000, max 0.9000 over 1 run (post 0.9312)"
     assert "epochs 1-3 reason 2 (running mean): mean -0.0567, sd n/a, min -0.0567, max -0.0567 over 1 run" in lines
-    assert lines[-1] == ("first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over "
+    assert lines[-2] == ("first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over "
                          "1 run (every run had one)")
     never = dict(history, val_loss=[0.2, 0.2, 0.2])
-    assert format_line(figures([history, never, never])[-1]) == (
+    assert format_line(figures([history, never, never])[-2]) == (
         "first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over 1 run "
         "(2 of 3 runs never had one)")
     assert format_line(Figure("first epoch with val_loss above loss", [], runs=2)) == (
         "first epoch with val_loss above loss: none in 2 runs")
+
+
+def test_an_early_epoch_above_does_not_count_as_the_curves_crossing_for_good():
+    blip = {"loss": [0.5, 0.4, 0.3, 0.2, 0.15], "val_loss": [0.6, 0.35, 0.32, 0.25, 0.2]}  # above at 1, 3, 4, 5
+    assert (first_epoch_above(blip), epoch_staying_above(blip)) == (1, 3)
+    assert epoch_staying_above({"loss": [0.5, 0.4], "val_loss": [0.6, 0.5]}) == 1
+    assert epoch_staying_above({"loss": [0.5, 0.4], "val_loss": [0.6, 0.3]}) is None  # ends below
+    history = THREE_EPOCHS
+    ends_below = dict(history, val_loss=[0.3, 0.35, 0.2])
+    assert format_line(figures([history, ends_below])[-1]) == (
+        "epoch from which val_loss stays above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over 1 run "
+        "(1 of 2 runs never had one)")
