@@ -254,6 +254,24 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
     assert histories[0] == histories[1]
 
 
+@pytest.mark.parametrize("flags, expected", [
+    ("", "--xla_gpu_deterministic_ops=true"),
+    ("--xla_dump_to=/tmp/dump", "--xla_dump_to=/tmp/dump --xla_gpu_deterministic_ops=true"),
+    ("--xla_gpu_deterministic_ops=false", "--xla_gpu_deterministic_ops=false"),  # the user's choice stays
+])
+def test_a_seed_on_jax_asks_xla_for_deterministic_gpu_kernels_before_the_first_array(monkeypatch, flags, expected):
+    import keras
+
+    from pyimagesearch.reproducibility import set_seed
+
+    seen = []
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(keras.utils, "set_random_seed", lambda seed: seen.append((seed, os.environ["XLA_FLAGS"])))
+    monkeypatch.setenv("XLA_FLAGS", flags)  # restored after the test, also when set_seed changed it
+    set_seed(5)
+    assert seen == [(5, expected)]
+
+
 def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
     from pyimagesearch.backup import TrainingBackup
     from pyimagesearch.errors import UserError
