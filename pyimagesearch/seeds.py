@@ -150,12 +150,10 @@ def figures(histories):
         if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives
             result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
                        for name, _, _ in TERMS]
-    first = [first_epoch_above(history) for history in histories]
-    result.append(Figure("first epoch with val_loss above loss", [epoch for epoch in first if epoch is not None],
-                         runs=len(histories)))
-    staying = [epoch_staying_above(history) for history in histories]
-    result.append(Figure("epoch from which val_loss stays above loss",
-                         [epoch for epoch in staying if epoch is not None], runs=len(histories)))
+    for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
+                           ("epoch from which val_loss stays above loss", epoch_staying_above)):
+        epochs = [epoch_of(history) for history in histories]
+        result.append(Figure(name, [epoch for epoch in epochs if epoch is not None], runs=len(histories)))
     return result
 
 
@@ -233,10 +231,9 @@ def run_study(folder, runs, passed_on):
         print(f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}", flush=True)
         try:
             status = train_to_end(command)
-        except KeyboardInterrupt:
-            raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
-                            "to resume it", exit_code=130) from None
-        if status == 128 + signal.SIGINT:  # the run alone was stopped by Ctrl-C, and saved what it had finished
+        except KeyboardInterrupt:  # Ctrl-C reached the study too, after the run had saved what it had finished
+            status = 128 + signal.SIGINT
+        if status == 128 + signal.SIGINT:  # Ctrl-C, to the study or to the run alone
             raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
                             "to resume it", exit_code=130)
         if status != 0:
