@@ -5,8 +5,8 @@
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
-`--steps` batches with `model.fit` and evaluates as many validation images. An epoch is extrapolated to the
-post's 1,875 training batches and 10,000 validation images. GFLOP/s come from the network's layer shapes.
+`--steps` batches with `model.fit` and evaluates as many validation images, each timed from its first batch to
+its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s come from the network's layer shapes.
 """
 import argparse
 import os
@@ -88,13 +88,28 @@ class Variant:
         compile_as_in_the_post(self.model, **options)
 
     def run(self, steps):
-        """Seconds for `steps` training batches and for as many validation images."""
+        """Seconds for `steps` training batches and for as many validation images, each from the first batch's start
+        to the last one's end. The set-up and tear-down of each `fit` and `evaluate` call are left out: a run pays
+        them once an epoch, but a short turn would count them over and over (under TensorFlow, dropping a `tf.data`
+        iterator waits for its autotuning thread, which sleeps for up to seconds; docs/speed.md)."""
+        import keras
+
         count = steps * BATCH_SIZE
-        train = _timed(lambda: self.model.fit(self.images[:count], self.targets[:count], batch_size=BATCH_SIZE,
-                                              epochs=1, verbose=0, shuffle=True))
-        validate = _timed(lambda: self.model.evaluate(self.images[-count:], self.targets[-count:],
-                                                      batch_size=BATCH_SIZE, verbose=0))
-        return train, validate
+        started, seconds = {}, {}
+
+        def begin(mode):
+            return lambda batch, logs: started.setdefault(mode, time.perf_counter())
+
+        def end(mode):
+            return lambda batch, logs: seconds.update({mode: time.perf_counter() - started[mode]})
+
+        clock = keras.callbacks.LambdaCallback(on_train_batch_begin=begin("train"), on_train_batch_end=end("train"),
+                                               on_test_batch_begin=begin("test"), on_test_batch_end=end("test"))
+        self.model.fit(self.images[:count], self.targets[:count], batch_size=BATCH_SIZE, epochs=1, verbose=0,
+                       shuffle=True, callbacks=[clock])
+        self.model.evaluate(self.images[-count:], self.targets[-count:], batch_size=BATCH_SIZE, verbose=0,
+                            callbacks=[clock])
+        return seconds["train"], seconds["test"]
 
 
 VARIANTS = {

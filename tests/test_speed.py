@@ -3,11 +3,13 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 
 import keras
+import numpy as np
 import pytest
 
-from pyimagesearch.benchmark import epoch_flops, forward_flops_per_image
+from pyimagesearch.benchmark import Variant, epoch_flops, forward_flops_per_image
 from pyimagesearch.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed import use_mixed_precision
@@ -21,6 +23,34 @@ def test_flop_count_comes_from_the_layer_shapes():
     assert epoch_flops(model) == 39_799_808 * (3 * 60000 + 10000)
     wider = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, padding="same")])
     assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
+
+
+class SlowToStartAndStop:
+    """A stand-in for a compiled model whose `fit` and `evaluate` spend 0.3 s before their first batch and after
+    their last, as TensorFlow's input pipeline can, around two batches of 0.05 s."""
+
+    def _batches(self, mode, callbacks):
+        time.sleep(0.3)
+        for batch in range(2):
+            for callback in callbacks:
+                getattr(callback, f"on_{mode}_batch_begin")(batch, {})
+            time.sleep(0.05)
+            for callback in callbacks:
+                getattr(callback, f"on_{mode}_batch_end")(batch, {})
+        time.sleep(0.3)
+
+    def fit(self, *arguments, callbacks, **options):
+        self._batches("train", callbacks)
+
+    def evaluate(self, *arguments, callbacks, **options):
+        self._batches("test", callbacks)
+
+
+def test_the_benchmark_times_the_batches_not_the_set_up_and_tear_down_around_them():
+    variant = Variant.__new__(Variant)
+    variant.model, variant.images, variant.targets = SlowToStartAndStop(), np.zeros((64, 28, 28, 1)), np.zeros(64)
+    train, validate = variant.run(2)
+    assert 0.1 <= train < 0.3 and 0.1 <= validate < 0.3
 
 
 def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
