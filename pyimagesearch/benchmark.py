@@ -153,6 +153,10 @@ def print_table(seconds, train_seconds, flops, ceiling, label, turns):
           f"{turns}, median and min-max)")
 
 
+def turns(args):
+    return f"{args.repeats} turn{'s' if args.repeats > 1 else ''} of {args.steps} steps each"
+
+
 def time_variants(args):
     import keras
 
@@ -177,7 +181,7 @@ def time_variants(args):
             train_seconds[variant.name].append(train / (args.steps * BATCH_SIZE) * TRAIN_IMAGES)
             seconds[variant.name].append(train_seconds[variant.name][-1]
                                          + validate / (args.steps * BATCH_SIZE) * VALIDATION_IMAGES)
-    print_table(seconds, train_seconds, flops, ceiling, "variant", f"{args.repeats} turns of {args.steps} steps each")
+    print_table(seconds, train_seconds, flops, ceiling, "variant", turns(args))
     return seconds, train_seconds, flops, ceiling
 
 
@@ -215,7 +219,7 @@ def time_configurations(args):
     print(f"numpy float32 matmul (4096^3): median {statistics.median(ceilings):.0f} GFLOP/s over the processes, the "
           f"practical ceiling{emulated}")
     print_table(seconds, train_seconds, flops, statistics.median(ceilings), "configuration",
-                f"{args.repeats} turns of {args.steps} steps each, one process a turn")
+                f"{turns(args)}, one process a turn")
 
 
 def main():
