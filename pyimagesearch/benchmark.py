@@ -6,7 +6,8 @@
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
 `--steps` batches with `model.fit` and evaluates as many validation images, each timed from its first batch to
-its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s come from the network's layer shapes.
+its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s come
+from the network's layer shapes.
 """
 import argparse
 import os
