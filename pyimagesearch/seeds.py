@@ -152,8 +152,8 @@ def figures(histories):
                        for name, _, _ in TERMS]
     for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
                            ("epoch from which val_loss stays above loss", epoch_staying_above)):
-        epochs = [epoch_of(history) for history in histories]
-        result.append(Figure(name, [epoch for epoch in epochs if epoch is not None], runs=len(histories)))
+        found = [epoch_of(history) for history in histories]
+        result.append(Figure(name, [epoch for epoch in found if epoch is not None], runs=len(histories)))
     return result
 
 
