@@ -55,7 +55,7 @@ def parse_arguments():
 def main():
     args = parse_arguments()
     from pyimagesearch.files import check_writable
-    from pyimagesearch.speed import prefer_onednn, use_mixed_precision
+    from pyimagesearch.speed import keep_float32, prefer_onednn, use_mixed_precision
 
     check_writable(args.history, "history")
     prefer_onednn()  # before TensorFlow loads: its faster CPU kernels also on AVX2-only CPUs (docs/speed.md)
@@ -110,6 +110,7 @@ def main():
 
     # initialize the optimizer and model; Keras 3 has no `decay=`, so the schedule applies Keras 2's per batch
     print("[INFO] compiling model...")
+    keep_float32(keras.backend.backend())  # no TensorFloat-32 on recent GPUs: float32 means float32
     if args.mixed_precision:
         use_mixed_precision(cpu_features(), accelerators())
     opt = SGD(learning_rate=legacy_time_decay(INIT_LR, INIT_LR / NUM_EPOCHS), momentum=0.9)

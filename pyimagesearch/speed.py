@@ -22,6 +22,35 @@ def prefer_onednn(environment=os.environ):
     environment.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+def keep_float32(backend):
+    """Compute float32 convolutions and matrix products in float32 on every device, for the models built after this
+    call; `backend` as `keras.backend.backend()`.
+
+    On GPUs from Ampere on, TensorFlow, JAX and PyTorch round them by default to TensorFloat-32 (a 10-bit mantissa
+    instead of 23) for speed. The project reports float32 numbers, so it asks each backend for full precision; on a
+    CPU nothing changes, since CPUs have no TensorFloat-32. `--mixed-precision` is the fast opt-in.
+    """
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    elif backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif backend == "torch":
+        import torch
+
+        if not hasattr(torch.backends.cudnn, "conv"):  # before PyTorch 2.9: its legacy flags
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+            return
+        # one setting for matrix products and one for each cuDNN kind (convolutions and recurrent layers default to
+        # TensorFloat-32); PyTorch refuses a mix of these and the legacy flags, so only these are set
+        for setting in (torch.backends, torch.backends.cuda.matmul, torch.backends.cudnn.conv,
+                        torch.backends.cudnn.rnn):
+            setting.fp32_precision = "ieee"
+
+
 def use_mixed_precision(features, devices):
     """bfloat16 arithmetic with float32 weights (Keras's `mixed_bfloat16`) for the models built after this call,
     where it pays off: on an accelerator, or a CPU with bfloat16 instructions (AVX512-BF16, AMX). Elsewhere
