@@ -54,10 +54,12 @@ def parse_arguments():
 
 def main():
     args = parse_arguments()
+    from pyimagesearch.backends import choose_backend
     from pyimagesearch.files import check_writable
     from pyimagesearch.speed import keep_float32, prefer_onednn, use_mixed_precision
 
     check_writable(args.history, "history")
+    choose_backend()  # before Keras loads: one that is installed (TensorFlow has no wheels for Python 3.14+)
     prefer_onednn()  # before TensorFlow loads: its faster CPU kernels also on AVX2-only CPUs (docs/speed.md)
     import keras
     from keras.optimizers import SGD

@@ -9,6 +9,7 @@ run dies at, the state file names a complete set of weights and the epochs that 
 import contextlib
 import glob
 import json
+import math
 import os
 import shutil
 import signal
@@ -26,17 +27,15 @@ class NonFiniteLoss(RuntimeError):
     pass
 
 
-class StopOnNonFinite(keras.callbacks.TerminateOnNaN):
-    """Keras's TerminateOnNaN, stopping at once with an error we can tell from others (and no epoch-end logs)."""
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops at the first batch whose loss is NaN or infinite, with an error we can tell from others (and no epoch-end
+    logs). Keras's TerminateOnNaN only asks fit() to stop after the batch, which still ends the epoch normally, and its
+    `raise_error=True` needs Keras 3.13, which Python 3.10 cannot install."""
 
-    def __init__(self):
-        super().__init__(raise_error=True)
-
-    def on_batch_end(self, batch, logs=None):
-        try:
-            super().on_batch_end(batch, logs)
-        except RuntimeError:
-            raise NonFiniteLoss((logs or {}).get("loss")) from None
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLoss(float(loss))
 
 
 class _Stopped(BaseException):

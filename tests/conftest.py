@@ -11,7 +11,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # tests have no display; plot_shift.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from pyimagesearch.backends import choose_backend, installed  # noqa: E402
 from pyimagesearch.datasets import DEBIAN_DIR, FILES, read_idx_folder, write_idx_folder  # noqa: E402
+
+# as the scripts do before Keras loads, since the test modules import it: without TensorFlow, JAX or PyTorch
+choose_backend()
+requires_tensorflow = pytest.mark.skipif(not installed("tensorflow"),
+                                         reason="TensorFlow is not installed (it has no wheels for Python 3.14+)")
 
 
 def run_script(script, *arguments, timeout=300, **popen):
