@@ -5,9 +5,9 @@
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
-`--steps` batches with `model.fit` and evaluates as many validation images, each timed from its first batch to
-its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s come
-from the network's layer shapes.
+`--steps` batches (at most an epoch's 1,875) with `model.fit` and evaluates as many validation images, each timed
+from its first batch to its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000
+validation images. GFLOP/s come from the network's layer shapes.
 """
 import argparse
 import os
@@ -16,7 +16,11 @@ import time
 
 import numpy as np
 
+from pyimagesearch.cli import positive_int
+from pyimagesearch.errors import UserError, run
+
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
+STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
 
 
 def forward_flops_per_image(model):
@@ -159,11 +163,15 @@ def turns(args):
 
 
 def time_variants(args):
-    import keras
-
     from pyimagesearch.datasets import load_fashion_mnist
 
+    # the data first: a missing folder is reported before the seconds TensorFlow takes to load
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
+    if len(images) < args.steps * BATCH_SIZE:
+        raise UserError(f"--steps {args.steps} trains on {args.steps * BATCH_SIZE} images, but the training set "
+                        f"holds {len(images)}")
+    import keras
+
     images = images.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels, 10)
     print(describe_machine(keras.backend.backend(), keras.__version__))
@@ -207,7 +215,8 @@ def time_configurations(args):
                 command += ["--dataset-dir", args.dataset_dir]
             result = subprocess.run(command, env=environment, capture_output=True, text=True)
             if result.returncode != 0:
-                raise SystemExit(f"error: configuration {name} failed: {result.stderr.strip().splitlines()[-1:]}")
+                last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+                raise UserError(f"configuration {name} failed: {last.removeprefix('error: ')}")
             if turn == 0:
                 print(f"{name}: {result.stdout.splitlines()[0]}")
             measured = json.loads(result.stdout.splitlines()[-1])
@@ -223,6 +232,16 @@ def time_configurations(args):
                 f"{turns(args)}, one process a turn")
 
 
+def steps_in_an_epoch(text):
+    """--steps: a turn takes its batches from the 60,000 training images without repeating any, so at most an
+    epoch's worth; more would time fewer batches than the extrapolation divides by."""
+    steps = positive_int(text)
+    if steps > STEPS_PER_EPOCH:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than an epoch's {STEPS_PER_EPOCH} batches "
+                                         f"({TRAIN_IMAGES} images / {BATCH_SIZE})")
+    return steps
+
+
 def main():
     parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
@@ -233,14 +252,14 @@ def main():
     parser.add_argument("--emulate-avx2", action="store_true",
                         help="with --configurations, cap every library at AVX2 as on a CPU without AVX-512 "
                              "(default: off)")
-    parser.add_argument("--steps", type=int, default=150, metavar="N",
-                        help="training batches (and validation images / 32) per timed turn (default: 150)")
-    parser.add_argument("--repeats", type=int, default=3, metavar="N", help="timed turns per variant (default: 3)")
+    parser.add_argument("--steps", type=steps_in_an_epoch, default=150, metavar="N",
+                        help=f"training batches (and validation images / 32) per timed turn, at most "
+                             f"{STEPS_PER_EPOCH} (default: 150)")
+    parser.add_argument("--repeats", type=positive_int, default=3, metavar="N",
+                        help="timed turns per variant (default: 3)")
     parser.add_argument("--dataset-dir", default=None, metavar="DIR", help="as in fashion_mnist.py")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # for --configurations' processes
     args = parser.parse_args()
-    if args.steps < 1 or args.repeats < 1:
-        parser.error("--steps and --repeats must be positive")
     if args.emulate_avx2 and not args.configurations:
         parser.error("--emulate-avx2 goes with --configurations")
     if args.configurations:
@@ -256,4 +275,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,6 +16,12 @@ from pyimagesearch.speed import use_mixed_precision
 from tests.conftest import ROOT, run_script
 
 
+def run_benchmark(*arguments, **popen):
+    """`python -m pyimagesearch.benchmark ...` from the repository root; returns CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", *map(str, arguments)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, **popen)
+
+
 def test_flop_count_comes_from_the_layer_shapes():
     model = MiniVGGNet.build(28, 28, 1, 10)
     # convolutions 0.45 + 14.45 + 7.23 + 14.45 MFLOP, dense 3.21 + 0.01 MFLOP per image
@@ -65,9 +71,8 @@ def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_pa
 
 
 def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "steps32", "bf16",
-                             "--steps", "2", "--repeats", "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_benchmark("--variants", "steps32", "bf16", "--steps", 2, "--repeats", 1, "--dataset-dir",
+                           small_dataset_dir)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
             if line.split() and line.split()[0] in ("plain", "steps32", "bf16")}
@@ -121,9 +126,8 @@ def test_the_accelerator_check_answers_on_every_backend():
 
 
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--configurations", "tensorflow",
-                             "tensorflow-eigen", "--steps", "2", "--repeats", "1", "--dataset-dir",
-                             str(small_dataset_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
+                           "--dataset-dir", small_dataset_dir)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("tensorflow: keras ") and "oneDNN" in lines[0] and "CPU features:" in lines[0]
@@ -133,9 +137,32 @@ def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_datase
 
 
 def test_emulating_avx2_needs_configurations():
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--emulate-avx2"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run_benchmark("--emulate-avx2")
     assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches"),
+    (["--steps", "0"], "argument --steps: '0' is not positive"),
+    (["--repeats", "0"], "argument --repeats: '0' is not positive")])
+def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message):
+    result = run_benchmark(*arguments)
+    assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--dataset-dir", "/nonexistent"], "error: dataset folder '/nonexistent' does not exist"),
+    (["--configurations", "tensorflow", "--dataset-dir", "/nonexistent"],
+     "error: configuration tensorflow failed: dataset folder '/nonexistent' does not exist")])
+def test_benchmark_without_its_data_says_so_in_one_line(arguments, message):
+    result = run_benchmark(*arguments)
+    assert result.returncode == 1 and result.stderr.splitlines() == [message]
+
+
+def test_benchmark_with_fewer_images_than_a_turn_says_so_in_one_line(small_dataset_dir):
+    result = run_benchmark("--steps", 11, "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: --steps 11 trains on 352 images, but the training set holds 320"]
 
 
 def test_onednn_is_preferred_unless_the_user_chose():
