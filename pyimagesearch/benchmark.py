@@ -6,8 +6,9 @@
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
 `--steps` batches (at most an epoch's 1,875) with `model.fit` and evaluates as many validation images, each timed
-from its first batch to its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000
-validation images. GFLOP/s come from the network's layer shapes.
+from its first batch to its last; a batch ends once its loss is a Python number, so work a backend has only queued
+is counted. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s
+come from the network's layer shapes.
 """
 import argparse
 import os
@@ -106,7 +107,13 @@ class Variant:
             return lambda batch, logs: started.setdefault(mode, time.perf_counter())
 
         def end(mode):
-            return lambda batch, logs: seconds.update({mode: time.perf_counter() - started[mode]})
+            def stop(batch, logs):
+                # A backend may hand back a batch before computing it (JAX and PyTorch queue work on a GPU); its loss
+                # as a Python number exists only once it has run. Keras 3.15 and tf_keras convert the logs before
+                # calling this callback; converting here keeps that wait on the clock whatever Keras does.
+                float(logs["loss"])
+                seconds[mode] = time.perf_counter() - started[mode]
+            return stop
 
         clock = keras.callbacks.LambdaCallback(on_train_batch_begin=begin("train"), on_train_batch_end=end("train"),
                                                on_test_batch_begin=begin("test"), on_test_batch_end=end("test"))

@@ -31,19 +31,24 @@ def test_flop_count_comes_from_the_layer_shapes():
     assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
 
 
-class SlowToStartAndStop:
-    """A stand-in for a compiled model whose `fit` and `evaluate` spend 0.3 s before their first batch and after
-    their last, as TensorFlow's input pipeline can, around two batches of 0.05 s."""
+class StandInModel:
+    """A stand-in for a compiled model whose `fit` and `evaluate` run two batches of `batch` seconds, with `around`
+    seconds before the first and after the last (as TensorFlow's input pipeline can take). Each batch's loss costs
+    `queued` seconds more when read as a number: a backend that queues its work (JAX, PyTorch on a GPU) returns
+    from a batch before computing it."""
+
+    def __init__(self, around=0.0, batch=0.0, queued=0.0):
+        self.around, self.batch, self.queued = around, batch, queued
 
     def _batches(self, mode, callbacks):
-        time.sleep(0.3)
+        time.sleep(self.around)
         for batch in range(2):
             for callback in callbacks:
                 getattr(callback, f"on_{mode}_batch_begin")(batch, {})
-            time.sleep(0.05)
+            time.sleep(self.batch)
             for callback in callbacks:
-                getattr(callback, f"on_{mode}_batch_end")(batch, {})
-        time.sleep(0.3)
+                getattr(callback, f"on_{mode}_batch_end")(batch, {"loss": QueuedLoss(self.queued)})
+        time.sleep(self.around)
 
     def fit(self, *arguments, callbacks, **options):
         self._batches("train", callbacks)
@@ -52,12 +57,33 @@ class SlowToStartAndStop:
         self._batches("test", callbacks)
 
 
-def test_the_benchmark_times_the_batches_not_the_set_up_and_tear_down_around_them():
+class QueuedLoss:
+    """A loss whose computation is still queued: turning it into a float waits `seconds` for it."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __float__(self):
+        time.sleep(self.seconds)
+        return 0.5
+
+
+def time_stand_in(model):
     variant = Variant.__new__(Variant)
-    variant.model, variant.images, variant.targets = SlowToStartAndStop(), np.zeros((64, 28, 28, 1)), np.zeros(64)
-    train, validate = variant.run(2)
+    variant.model, variant.images, variant.targets = model, np.zeros((64, 28, 28, 1)), np.zeros(64)
+    return variant.run(2)
+
+
+def test_the_benchmark_times_the_batches_not_the_set_up_and_tear_down_around_them():
+    train, validate = time_stand_in(StandInModel(around=0.3, batch=0.05))
     # the batches take 0.1 s; with the 0.6 s around them, each call would take 0.7 s or more
     assert 0.1 <= train < 0.6 and 0.1 <= validate < 0.6
+
+
+def test_the_benchmark_clock_waits_for_the_work_a_backend_has_queued():
+    train, validate = time_stand_in(StandInModel(queued=0.2))
+    # the batches return at once; their work, 0.2 s each, is done when their losses are read
+    assert 0.4 <= train < 2 and 0.4 <= validate < 2
 
 
 def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
