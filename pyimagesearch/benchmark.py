@@ -9,6 +9,21 @@ take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine sl
 from its first batch to its last; a batch ends once its loss is a Python number, so work a backend has only queued
 is counted. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s
 come from the network's layer shapes.
+
+Every run starts as fashion_mnist.py does: TensorFlow's oneDNN kernels on unless TF_ENABLE_ONEDNN_OPTS says
+otherwise (`speed.prefer_onednn`), and float32 without TensorFloat-32 (`speed.keep_float32`).
+
+`--configurations` times the post's fit (the `plain` variant) in a process of its own per configuration, for the
+settings that only take effect when a process starts:
+
+    tensorflow        what fashion_mnist.py runs: Keras 3 on TensorFlow, oneDNN on unless your environment has
+                      TF_ENABLE_ONEDNN_OPTS=0
+    tensorflow-eigen  TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0): what TensorFlow picks by itself on a CPU
+                      without AVX-512 VNNI or bfloat16, the plain port there
+    jax, torch        Keras 3 on JAX, on PyTorch
+
+With `--emulate-avx2` every process is capped at AVX2, as on a laptop CPU: tensorflow-eigen is then the plain port
+(oneDNN off, as TensorFlow leaves it there by itself) and tensorflow the default (oneDNN on).
 """
 import argparse
 import os
@@ -19,6 +34,7 @@ import numpy as np
 
 from pyimagesearch.cli import positive_int
 from pyimagesearch.errors import UserError, run
+from pyimagesearch.speed import keep_float32, prefer_onednn
 
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
 STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
@@ -133,21 +149,26 @@ VARIANTS = {
     "steps32-bf16": {"steps_per_execution": 32, "policy": "mixed_bfloat16"},
 }
 
-# Settings that only take effect when a process starts (the backend, TensorFlow's oneDNN switch), each timed in a
-# process of its own running the `plain` variant; the processes take turns like the variants do.
+# Settings that only take effect when a process starts (the module's docstring says what each means), each timed in
+# a process of its own running the `plain` variant; the processes take turns like the variants do. A setting here
+# wins over the environment's and over prefer_onednn's default.
 CONFIGURATIONS = {
     "tensorflow": {"KERAS_BACKEND": "tensorflow"},
-    "tensorflow-onednn": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"},
     "tensorflow-eigen": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0"},
     "jax": {"KERAS_BACKEND": "jax"},
     "torch": {"KERAS_BACKEND": "torch"},
 }
 # An AVX2-only CPU, emulated on a newer one by capping what each library may use: oneDNN (TensorFlow's and
 # PyTorch's), PyTorch's own kernels, XLA (JAX) and OpenBLAS (numpy's ceiling). TensorFlow's own kernels need no cap:
-# its binary is built for AVX, and it leaves oneDNN off by default on a CPU without AVX-512 VNNI or bfloat16.
+# its binary is built for AVX. On such a CPU TensorFlow leaves oneDNN off by itself: tensorflow-eigen.
 AVX2_EMULATION = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
                   "OPENBLAS_CORETYPE": "Haswell"}
-AVX2_TENSORFLOW_DEFAULT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def configuration_environment(name, emulate_avx2, environment=os.environ):
+    """The environment of configuration `name`'s process: this one's, capped at AVX2 if asked, then the
+    configuration's own settings, which win."""
+    return {**environment, **(AVX2_EMULATION if emulate_avx2 else {}), **CONFIGURATIONS[name]}
 
 
 def print_table(seconds, train_seconds, flops, ceiling, label, turns):
@@ -185,6 +206,7 @@ def time_variants(args):
     ceiling = matmul_gflops()
     print(f"numpy float32 matmul (4096^3): {ceiling:.0f} GFLOP/s, the practical ceiling")
 
+    keep_float32(keras.backend.backend())  # before the models are built, as fashion_mnist.py does
     variants = [Variant(name, images, targets, **dict(VARIANTS[name])) for name in args.variants]
     flops = epoch_flops(variants[0].model)
     for variant in variants:  # warm-up: tracing and compilation, not timed
@@ -210,12 +232,9 @@ def time_configurations(args):
     seconds = {name: [] for name in args.configurations}
     train_seconds = {name: [] for name in args.configurations}
     ceilings, flops = [], None
-    emulation = dict(AVX2_EMULATION) if args.emulate_avx2 else {}
     for turn in range(args.repeats):
         for name in args.configurations:
-            environment = {**os.environ, **emulation, **CONFIGURATIONS[name]}
-            if args.emulate_avx2 and name in ("tensorflow", "tensorflow-eigen"):
-                environment.update(AVX2_TENSORFLOW_DEFAULT)
+            environment = configuration_environment(name, args.emulate_avx2)
             command = [sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "plain", "--steps",
                        str(args.steps), "--repeats", "1", "--json"]
             if args.dataset_dir:
@@ -232,7 +251,7 @@ def time_configurations(args):
             ceilings.append(measured["ceiling"])
             flops = measured["flops"]
     emulated = " (AVX2-only CPU emulated: " + " ".join(f"{key}={value}" for key, value in AVX2_EMULATION.items()) \
-        + ", TensorFlow's oneDNN off unless asked)" if args.emulate_avx2 else ""
+        + "; TensorFlow's own choice there is tensorflow-eigen)" if args.emulate_avx2 else ""
     print(f"numpy float32 matmul (4096^3): median {statistics.median(ceilings):.0f} GFLOP/s over the processes, the "
           f"practical ceiling{emulated}")
     print_table(seconds, train_seconds, flops, statistics.median(ceilings), "configuration",
@@ -249,7 +268,7 @@ def steps_in_an_epoch(text):
     return steps
 
 
-def main():
+def parse_arguments():
     parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
                         metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
@@ -269,6 +288,14 @@ def main():
     args = parser.parse_args()
     if args.emulate_avx2 and not args.configurations:
         parser.error("--emulate-avx2 goes with --configurations")
+    return args
+
+
+def main():
+    args = parse_arguments()
+    # before anything loads TensorFlow, as in fashion_mnist.py; --configurations' processes inherit it unless their
+    # configuration sets TF_ENABLE_ONEDNN_OPTS itself
+    prefer_onednn()
     if args.configurations:
         time_configurations(args)
         return

@@ -1,4 +1,5 @@
 """The speed work changes how the computation runs, never what it computes."""
+import json
 import os
 import pickle
 import subprocess
@@ -9,17 +10,33 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.benchmark import Variant, epoch_flops, forward_flops_per_image
+from pyimagesearch.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed import use_mixed_precision
 from tests.conftest import ROOT, run_script
+from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
 
 
 def run_benchmark(*arguments, **popen):
     """`python -m pyimagesearch.benchmark ...` from the repository root; returns CompletedProcess."""
     return subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", *map(str, arguments)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300, **popen)
+
+
+def test_flop_count_comes_from_the_layer_shapes():
+    model = MiniVGGNet.build(28, 28, 1, 10)
+    # convolutions 0.45 + 14.45 + 7.23 + 14.45 MFLOP, dense 3.21 + 0.01 MFLOP per image
+    assert forward_flops_per_image(model) == 39_799_808
+    assert epoch_flops(model) == 39_799_808 * (3 * 60000 + 10000)
+    wider = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, padding="same")])
+    assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
+
+
+def without_onednn_setting():
+    """This environment without a oneDNN choice or TensorFlow's log filter, so that a run's own default shows."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
 
 
 def test_flop_count_comes_from_the_layer_shapes():
@@ -153,10 +170,11 @@ def test_the_accelerator_check_answers_on_every_backend():
 
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
     result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
-                           "--dataset-dir", small_dataset_dir)
+                           "--dataset-dir", small_dataset_dir, env=without_onednn_setting())
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("tensorflow: keras ") and "oneDNN" in lines[0] and "CPU features:" in lines[0]
+    # tensorflow is what fashion_mnist.py runs, oneDNN on even where TensorFlow would leave it off
+    assert lines[0].startswith("tensorflow: keras ") and "; oneDNN on;" in lines[0] and "CPU features:" in lines[0]
     assert lines[1].startswith("tensorflow-eigen: ") and lines[1].endswith("; oneDNN off; no accelerator")
     rows = [line.split() for line in lines if line.split()[0] in ("tensorflow", "tensorflow-eigen")]
     assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
@@ -165,6 +183,45 @@ def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_datase
 def test_emulating_avx2_needs_configurations():
     result = run_benchmark("--emulate-avx2")
     assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+
+
+def test_each_configuration_sets_only_its_own_settings_over_the_environment():
+    chosen = {"TF_ENABLE_ONEDNN_OPTS": "1", "PATH": "/bin"}
+    emulated = configuration_environment("tensorflow", True, chosen)
+    # the script's default, capped at AVX2: oneDNN left as the environment (or prefer_onednn) sets it
+    assert emulated["TF_ENABLE_ONEDNN_OPTS"] == "1" and emulated["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    # the plain port on an AVX2-only CPU: TensorFlow's own kernels, whatever the environment says
+    assert configuration_environment("tensorflow-eigen", True, chosen)["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    plain = configuration_environment("jax", False, chosen)
+    assert plain == {**chosen, "KERAS_BACKEND": "jax"}
+
+
+def test_importing_the_benchmark_loads_no_keras_so_its_onednn_setting_comes_first():
+    loaded = subprocess.run([sys.executable, "-c", "import sys, pyimagesearch.benchmark; print(sorted({'keras', "
+                             "'tf_keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+
+
+# Runs the benchmark as `python -m pyimagesearch.benchmark ...` would, then prints the settings that run left.
+READ_BACK = """
+import runpy, sys
+sys.argv = ["benchmark"] + sys.argv[1:]
+runpy.run_module("pyimagesearch.benchmark", run_name="__main__", alter_sys=True)
+""" + PRINT_SETTINGS
+
+
+@pytest.mark.backends
+def test_the_benchmark_trains_with_the_scripts_onednn_and_float32_settings(small_dataset_dir):
+    result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
+                             "1", "--dataset-dir", str(small_dataset_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=without_onednn_setting())
+    assert result.returncode == 0, result.stderr
+    read_back = json.loads(result.stdout.splitlines()[-1])
+    assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
+    if read_back["backend"] == "tensorflow":  # TensorFlow says so on stderr when oneDNN is on
+        assert "oneDNN custom operations are on" in result.stderr
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -202,9 +259,7 @@ def test_onednn_is_preferred_unless_the_user_chose():
 
 def test_the_default_run_trains_with_onednn_on(small_dataset_dir, tmp_path):
     # TensorFlow says so on stderr when oneDNN is on; without the setting it would stay off on an AVX2-only CPU
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
     result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        small_dataset_dir, env={**environment, "KERAS_BACKEND": "tensorflow"})
+                        small_dataset_dir, env={**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"})
     assert result.returncode == 0, result.stderr
     assert "oneDNN custom operations are on" in result.stderr
