@@ -1,4 +1,5 @@
 """The speed work changes how the computation runs, never what it computes."""
+import importlib.util
 import json
 import os
 import pickle
@@ -16,6 +17,11 @@ from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed import use_mixed_precision
 from tests.conftest import ROOT, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
+
+# Keras 2 is not one of the project's requirements; only the benchmark's keras2 configuration uses it
+needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None,
+                                    reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
+                                           "version>")
 
 
 def run_benchmark(*arguments, **popen):
@@ -37,15 +43,6 @@ def without_onednn_setting():
     """This environment without a oneDNN choice or TensorFlow's log filter, so that a run's own default shows."""
     return {key: value for key, value in os.environ.items()
             if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
-
-
-def test_flop_count_comes_from_the_layer_shapes():
-    model = MiniVGGNet.build(28, 28, 1, 10)
-    # convolutions 0.45 + 14.45 + 7.23 + 14.45 MFLOP, dense 3.21 + 0.01 MFLOP per image
-    assert forward_flops_per_image(model) == 39_799_808
-    assert epoch_flops(model) == 39_799_808 * (3 * 60000 + 10000)
-    wider = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, padding="same")])
-    assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
 
 
 class StandInModel:
@@ -86,9 +83,7 @@ class QueuedLoss:
 
 
 def time_stand_in(model):
-    variant = Variant.__new__(Variant)
-    variant.model, variant.images, variant.targets = model, np.zeros((64, 28, 28, 1)), np.zeros(64)
-    return variant.run(2)
+    return Variant("plain", model, keras, np.zeros((64, 28, 28, 1)), np.zeros(64)).run(2)
 
 
 def test_the_benchmark_times_the_batches_not_the_set_up_and_tear_down_around_them():
@@ -192,8 +187,9 @@ def test_each_configuration_sets_only_its_own_settings_over_the_environment():
     assert emulated["TF_ENABLE_ONEDNN_OPTS"] == "1" and emulated["ONEDNN_MAX_CPU_ISA"] == "AVX2"
     # the plain port on an AVX2-only CPU: TensorFlow's own kernels, whatever the environment says
     assert configuration_environment("tensorflow-eigen", True, chosen)["TF_ENABLE_ONEDNN_OPTS"] == "0"
-    plain = configuration_environment("jax", False, chosen)
-    assert plain == {**chosen, "KERAS_BACKEND": "jax"}
+    keras2 = configuration_environment("keras2", False, chosen)
+    assert keras2["TF_USE_LEGACY_KERAS"] == "1" and keras2["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    assert "ONEDNN_MAX_CPU_ISA" not in keras2 and keras2["PATH"] == "/bin"
 
 
 def test_importing_the_benchmark_loads_no_keras_so_its_onednn_setting_comes_first():
@@ -246,6 +242,56 @@ def test_benchmark_with_fewer_images_than_a_turn_says_so_in_one_line(small_datas
     result = run_benchmark("--steps", 11, "--dataset-dir", small_dataset_dir)
     assert result.returncode == 1
     assert result.stderr.splitlines() == ["error: --steps 11 trains on 352 images, but the training set holds 320"]
+
+
+@needs_tf_keras
+@pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")  # the post's spelling, kept
+def test_keras2_builds_the_same_network_and_compiles_it_as_the_post_did():
+    import tf_keras
+
+    from pyimagesearch.schedule import compile_on_keras2
+
+    ours, posts = MiniVGGNet.build(28, 28, 1, 10), MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras)
+    assert isinstance(posts, tf_keras.Sequential)
+    assert [type(layer).__name__ for layer in posts.layers] == [type(layer).__name__ for layer in ours.layers]
+    assert posts.count_params() == ours.count_params() == 1_679_082
+    assert forward_flops_per_image(posts, tf_keras) == forward_flops_per_image(ours) == 39_799_808
+    compile_on_keras2(posts, tf_keras)
+    assert isinstance(posts.optimizer, tf_keras.optimizers.legacy.SGD)
+    configuration = posts.optimizer.get_config()
+    assert (configuration["learning_rate"], configuration["momentum"]) == (0.01, 0.9)
+    assert configuration["decay"] == pytest.approx(0.01 / 25)
+
+
+@needs_tf_keras
+def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
+    from importlib.metadata import version
+
+    result = run_benchmark("--configurations", "keras2", "--steps", 2, "--repeats", 1, "--dataset-dir",
+                           small_dataset_dir, env=without_onednn_setting())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"keras2: tf_keras {version('tf_keras')}, backend tensorflow")
+    assert "; oneDNN on;" in lines[0]  # as the script's default
+    [row] = [line.split() for line in lines if line.startswith("keras2 ")]
+    assert row[5] == "1.00x" and float(row[1]) > 0
+    assert "7.56 TFLOP" in result.stdout  # the same network's FLOPs, counted on tf_keras's layers
+
+
+def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
+    from importlib.metadata import version
+
+    from pyimagesearch import benchmark
+
+    monkeypatch.setitem(sys.modules, "tf_keras", None)  # what find_spec and import see of a missing module
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # main() sets it; this puts it back afterwards
+    monkeypatch.setattr(sys, "argv", ["benchmark", "--configurations", "tensorflow", "keras2"])
+    with pytest.raises(SystemExit) as exited:
+        benchmark.run(benchmark.main)
+    assert exited.value.code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: the keras2 configuration ")
+    assert line.endswith(f"pip install tf_keras=={version('tensorflow')}")
 
 
 def test_onednn_is_preferred_unless_the_user_chose():
