@@ -2,12 +2,33 @@
 
     python -m pyimagesearch.benchmark                       # a few minutes: the post's fit against 32 steps a call
     python -m pyimagesearch.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
+    python -m pyimagesearch.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
-`--steps` batches with `model.fit` and evaluates as many validation images, each timed from its first batch to
-its last. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s come
-from the network's layer shapes.
+`--steps` batches (at most an epoch's 1,875) with `model.fit` and evaluates as many validation images, each timed
+from its first batch to its last; a batch ends once its loss is a Python number, so work a backend has only queued
+is counted. An epoch is extrapolated to the post's 1,875 training batches and 10,000 validation images. GFLOP/s
+come from the network's layer shapes.
+
+Every run starts as fashion_mnist.py does: TensorFlow's oneDNN kernels on unless TF_ENABLE_ONEDNN_OPTS says
+otherwise (`speed.prefer_onednn`), and float32 without TensorFloat-32 (`speed.keep_float32`).
+
+`--configurations` times the post's fit (the `plain` variant) in a process of its own per configuration, for the
+settings that only take effect when a process starts:
+
+    tensorflow        what fashion_mnist.py runs: Keras 3 on TensorFlow, oneDNN on unless your environment has
+                      TF_ENABLE_ONEDNN_OPTS=0
+    tensorflow-eigen  TensorFlow's own kernels (TF_ENABLE_ONEDNN_OPTS=0): what TensorFlow picks by itself on a CPU
+                      without AVX-512 VNNI or bfloat16, the plain port there
+    jax, torch        Keras 3 on JAX, on PyTorch
+    keras2            the post's own code on tf_keras (Keras 2), TF_USE_LEGACY_KERAS=1: MiniVGGNet built with
+                      tf_keras's layers, the post's `SGD(lr=0.01, momentum=0.9, decay=0.01 / 25)`; oneDNN as for
+                      tensorflow. tf_keras is not one of the project's requirements: pip install
+                      tf_keras==<TensorFlow's version>
+
+With `--emulate-avx2` every process is capped at AVX2, as on a laptop CPU: tensorflow-eigen is then the plain port
+(oneDNN off, as TensorFlow leaves it there by itself) and tensorflow the default (oneDNN on).
 """
 import argparse
 import os
@@ -16,30 +37,37 @@ import time
 
 import numpy as np
 
+from pyimagesearch.cli import positive_int
+from pyimagesearch.errors import UserError, run
+from pyimagesearch.speed import keep_float32, prefer_onednn
+
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
+STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
 
 
-def forward_flops_per_image(model):
+def forward_flops_per_image(model, keras=None):
     """Multiply-adds x 2 of the convolutions and dense layers, from their kernels and output shapes (the
-    batch-norm, activation and pooling layers add well under 1%)."""
-    from keras.layers import Conv2D, Dense
+    batch-norm, activation and pooling layers add well under 1%). `keras` is the Keras the model was built with,
+    Keras 3 unless given."""
+    if keras is None:
+        import keras
 
     flops = 0
     for layer in model.layers:
-        if isinstance(layer, Conv2D):
+        if isinstance(layer, keras.layers.Conv2D):
             positions = int(np.prod(layer.output.shape[1:])) // layer.filters
             flops += 2 * int(np.prod(layer.kernel.shape)) * positions
-        elif isinstance(layer, Dense):
+        elif isinstance(layer, keras.layers.Dense):
             flops += 2 * int(np.prod(layer.kernel.shape))
     return flops
 
 
-def epoch_flops(model):
+def epoch_flops(model, keras=None):
     # a training step costs about three forward passes (forward, and backward through activations and weights)
-    return forward_flops_per_image(model) * (3 * TRAIN_IMAGES + VALIDATION_IMAGES)
+    return forward_flops_per_image(model, keras) * (3 * TRAIN_IMAGES + VALIDATION_IMAGES)
 
 
-def describe_machine(backend, keras_version):
+def describe_machine(keras):
     """One line: Keras and its backend, the CPU's count and features, and, under TensorFlow, whether oneDNN is on."""
     import platform
 
@@ -47,7 +75,9 @@ def describe_machine(backend, keras_version):
 
     features = cpu_features()
     found = " ".join(feature for feature in FEATURES if feature in features) or f"none of {' '.join(FEATURES)}"
-    line = f"keras {keras_version}, backend {backend}, {os.cpu_count()} CPUs ({platform.machine()}), CPU features: {found}"
+    backend = keras.backend.backend()
+    line = (f"{keras.__name__} {keras.__version__}, backend {backend}, {os.cpu_count()} CPUs ({platform.machine()}), "
+            f"CPU features: {found}")
     if backend == "tensorflow":
         line += f"; oneDNN {'on' if onednn_default(features) else 'off'}"
     devices = accelerators()
@@ -70,31 +100,46 @@ def _timed(function):
 
 
 class Variant:
-    """One way of running the post's training step; `fit_options` are what fashion_mnist.py would pass."""
+    """One way of running the post's training step: a compiled MiniVGGNet and the Keras it was built with (Keras 3,
+    or tf_keras), whose callbacks time it."""
 
-    def __init__(self, name, images, targets, **options):
+    def __init__(self, name, model, keras, images, targets):
+        self.name, self.model, self.keras, self.images, self.targets = name, model, keras, images, targets
+
+    @classmethod
+    def on_keras3(cls, name, images, targets, policy="float32", **compile_arguments):
+        """MiniVGGNet built under the dtype `policy` and compiled as in the post with `compile_arguments`, what
+        fashion_mnist.py would pass."""
         import keras
 
         from pyimagesearch.minivggnet import MiniVGGNet
         from pyimagesearch.schedule import compile_as_in_the_post
 
-        self.name, self.images, self.targets = name, images, targets
-        policy = options.pop("policy", "float32")
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)
         try:
-            self.model = MiniVGGNet.build(28, 28, 1, 10)
+            model = MiniVGGNet.build(28, 28, 1, 10)
         finally:
             keras.config.set_dtype_policy(previous)
-        compile_as_in_the_post(self.model, **options)
+        return cls(name, compile_as_in_the_post(model, **compile_arguments), keras, images, targets)
+
+    @classmethod
+    def on_keras2(cls, images, targets):
+        """The post's own code on tf_keras, as the `plain` variant: MiniVGGNet built with tf_keras's layers,
+        compiled with the post's lines."""
+        import tf_keras
+
+        from pyimagesearch.minivggnet import MiniVGGNet
+        from pyimagesearch.schedule import compile_on_keras2
+
+        model = compile_on_keras2(MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras), tf_keras)
+        return cls("plain", model, tf_keras, images, targets)
 
     def run(self, steps):
         """Seconds for `steps` training batches and for as many validation images, each from the first batch's start
         to the last one's end. The set-up and tear-down of each `fit` and `evaluate` call are left out: a run pays
         them once an epoch, but a short turn would count them over and over (under TensorFlow, dropping a `tf.data`
         iterator waits for its autotuning thread, which sleeps for up to seconds; docs/speed.md)."""
-        import keras
-
         count = steps * BATCH_SIZE
         started, seconds = {}, {}
 
@@ -102,10 +147,17 @@ class Variant:
             return lambda batch, logs: started.setdefault(mode, time.perf_counter())
 
         def end(mode):
-            return lambda batch, logs: seconds.update({mode: time.perf_counter() - started[mode]})
+            def stop(batch, logs):
+                # A backend may hand back a batch before computing it (JAX and PyTorch queue work on a GPU); its loss
+                # as a Python number exists only once it has run. Keras 3.15 and tf_keras convert the logs before
+                # calling this callback; converting here keeps that wait on the clock whatever Keras does.
+                float(logs["loss"])
+                seconds[mode] = time.perf_counter() - started[mode]
+            return stop
 
-        clock = keras.callbacks.LambdaCallback(on_train_batch_begin=begin("train"), on_train_batch_end=end("train"),
-                                               on_test_batch_begin=begin("test"), on_test_batch_end=end("test"))
+        clock = self.keras.callbacks.LambdaCallback(on_train_batch_begin=begin("train"),
+                                                    on_train_batch_end=end("train"),
+                                                    on_test_batch_begin=begin("test"), on_test_batch_end=end("test"))
         self.model.fit(self.images[:count], self.targets[:count], batch_size=BATCH_SIZE, epochs=1, verbose=0,
                        shuffle=True, callbacks=[clock])
         self.model.evaluate(self.images[-count:], self.targets[-count:], batch_size=BATCH_SIZE, verbose=0,
@@ -122,21 +174,42 @@ VARIANTS = {
     "steps32-bf16": {"steps_per_execution": 32, "policy": "mixed_bfloat16"},
 }
 
-# Settings that only take effect when a process starts (the backend, TensorFlow's oneDNN switch), each timed in a
-# process of its own running the `plain` variant; the processes take turns like the variants do.
+# Settings that only take effect when a process starts (the module's docstring says what each means), each timed in
+# a process of its own running the `plain` variant; the processes take turns like the variants do. A setting here
+# wins over the environment's and over prefer_onednn's default.
 CONFIGURATIONS = {
     "tensorflow": {"KERAS_BACKEND": "tensorflow"},
-    "tensorflow-onednn": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"},
     "tensorflow-eigen": {"KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "0"},
     "jax": {"KERAS_BACKEND": "jax"},
     "torch": {"KERAS_BACKEND": "torch"},
+    # Keras 3 is loaded too, for the accelerator check; KERAS_BACKEND keeps it on the TensorFlow already loaded
+    "keras2": {"KERAS_BACKEND": "tensorflow", "TF_USE_LEGACY_KERAS": "1"},
 }
 # An AVX2-only CPU, emulated on a newer one by capping what each library may use: oneDNN (TensorFlow's and
 # PyTorch's), PyTorch's own kernels, XLA (JAX) and OpenBLAS (numpy's ceiling). TensorFlow's own kernels need no cap:
-# its binary is built for AVX, and it leaves oneDNN off by default on a CPU without AVX-512 VNNI or bfloat16.
+# its binary is built for AVX. On such a CPU TensorFlow leaves oneDNN off by itself: tensorflow-eigen.
 AVX2_EMULATION = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "XLA_FLAGS": "--xla_cpu_max_isa=AVX2",
                   "OPENBLAS_CORETYPE": "Haswell"}
-AVX2_TENSORFLOW_DEFAULT = {"TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def require_tf_keras():
+    """The keras2 configuration needs tf_keras, which the project does not require; say how to install it."""
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec("tf_keras") is None:
+        try:
+            version = importlib.metadata.version("tensorflow")
+        except importlib.metadata.PackageNotFoundError:
+            version = "<TensorFlow's version>"
+        raise UserError(f"the keras2 configuration runs the post's code on tf_keras (Keras 2), which is not "
+                        f"installed: pip install tf_keras=={version}")
+
+
+def configuration_environment(name, emulate_avx2, environment=os.environ):
+    """The environment of configuration `name`'s process: this one's, capped at AVX2 if asked, then the
+    configuration's own settings, which win."""
+    return {**environment, **(AVX2_EMULATION if emulate_avx2 else {}), **CONFIGURATIONS[name]}
 
 
 def print_table(seconds, train_seconds, flops, ceiling, label, turns):
@@ -159,19 +232,29 @@ def turns(args):
 
 
 def time_variants(args):
-    import keras
-
     from pyimagesearch.datasets import load_fashion_mnist
 
+    # the data first: a missing folder is reported before the seconds TensorFlow takes to load
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
+    if len(images) < args.steps * BATCH_SIZE:
+        raise UserError(f"--steps {args.steps} trains on {args.steps * BATCH_SIZE} images, but the training set "
+                        f"holds {len(images)}")
+    if args.keras2:
+        import tf_keras as keras
+    else:
+        import keras
     images = images.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels, 10)
-    print(describe_machine(keras.backend.backend(), keras.__version__))
+    print(describe_machine(keras))
     ceiling = matmul_gflops()
     print(f"numpy float32 matmul (4096^3): {ceiling:.0f} GFLOP/s, the practical ceiling")
 
-    variants = [Variant(name, images, targets, **dict(VARIANTS[name])) for name in args.variants]
-    flops = epoch_flops(variants[0].model)
+    keep_float32(keras.backend.backend())  # before the models are built, as fashion_mnist.py does
+    if args.keras2:
+        variants = [Variant.on_keras2(images, targets)]
+    else:
+        variants = [Variant.on_keras3(name, images, targets, **VARIANTS[name]) for name in args.variants]
+    flops = epoch_flops(variants[0].model, keras)
     for variant in variants:  # warm-up: tracing and compilation, not timed
         variant.run(min(args.steps, 20))
     seconds = {variant.name: [] for variant in variants}
@@ -192,22 +275,24 @@ def time_configurations(args):
     import subprocess
     import sys
 
+    if "keras2" in args.configurations:
+        require_tf_keras()
     seconds = {name: [] for name in args.configurations}
     train_seconds = {name: [] for name in args.configurations}
     ceilings, flops = [], None
-    emulation = dict(AVX2_EMULATION) if args.emulate_avx2 else {}
     for turn in range(args.repeats):
         for name in args.configurations:
-            environment = {**os.environ, **emulation, **CONFIGURATIONS[name]}
-            if args.emulate_avx2 and name in ("tensorflow", "tensorflow-eigen"):
-                environment.update(AVX2_TENSORFLOW_DEFAULT)
+            environment = configuration_environment(name, args.emulate_avx2)
             command = [sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "plain", "--steps",
                        str(args.steps), "--repeats", "1", "--json"]
+            if name == "keras2":
+                command.append("--keras2")
             if args.dataset_dir:
                 command += ["--dataset-dir", args.dataset_dir]
             result = subprocess.run(command, env=environment, capture_output=True, text=True)
             if result.returncode != 0:
-                raise SystemExit(f"error: configuration {name} failed: {result.stderr.strip().splitlines()[-1:]}")
+                last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+                raise UserError(f"configuration {name} failed: {last.removeprefix('error: ')}")
             if turn == 0:
                 print(f"{name}: {result.stdout.splitlines()[0]}")
             measured = json.loads(result.stdout.splitlines()[-1])
@@ -216,14 +301,24 @@ def time_configurations(args):
             ceilings.append(measured["ceiling"])
             flops = measured["flops"]
     emulated = " (AVX2-only CPU emulated: " + " ".join(f"{key}={value}" for key, value in AVX2_EMULATION.items()) \
-        + ", TensorFlow's oneDNN off unless asked)" if args.emulate_avx2 else ""
+        + "; TensorFlow's own choice there is tensorflow-eigen)" if args.emulate_avx2 else ""
     print(f"numpy float32 matmul (4096^3): median {statistics.median(ceilings):.0f} GFLOP/s over the processes, the "
           f"practical ceiling{emulated}")
     print_table(seconds, train_seconds, flops, statistics.median(ceilings), "configuration",
                 f"{turns(args)}, one process a turn")
 
 
-def main():
+def steps_in_an_epoch(text):
+    """--steps: a turn takes its batches from the 60,000 training images without repeating any, so at most an
+    epoch's worth; more would time fewer batches than the extrapolation divides by."""
+    steps = positive_int(text)
+    if steps > STEPS_PER_EPOCH:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than an epoch's {STEPS_PER_EPOCH} batches "
+                                         f"({TRAIN_IMAGES} images / {BATCH_SIZE})")
+    return steps
+
+
+def parse_arguments():
     parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
                         metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
@@ -233,16 +328,26 @@ def main():
     parser.add_argument("--emulate-avx2", action="store_true",
                         help="with --configurations, cap every library at AVX2 as on a CPU without AVX-512 "
                              "(default: off)")
-    parser.add_argument("--steps", type=int, default=150, metavar="N",
-                        help="training batches (and validation images / 32) per timed turn (default: 150)")
-    parser.add_argument("--repeats", type=int, default=3, metavar="N", help="timed turns per variant (default: 3)")
+    parser.add_argument("--steps", type=steps_in_an_epoch, default=150, metavar="N",
+                        help=f"training batches (and validation images / 32) per timed turn, at most "
+                             f"{STEPS_PER_EPOCH} (default: 150)")
+    parser.add_argument("--repeats", type=positive_int, default=3, metavar="N",
+                        help="timed turns per variant (default: 3)")
     parser.add_argument("--dataset-dir", default=None, metavar="DIR", help="as in fashion_mnist.py")
-    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # for --configurations' processes
+    # for --configurations' processes: print the measurements as JSON; time the post's code on tf_keras
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--keras2", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.steps < 1 or args.repeats < 1:
-        parser.error("--steps and --repeats must be positive")
     if args.emulate_avx2 and not args.configurations:
         parser.error("--emulate-avx2 goes with --configurations")
+    return args
+
+
+def main():
+    args = parse_arguments()
+    # before anything loads TensorFlow, as in fashion_mnist.py; --configurations' processes inherit it unless their
+    # configuration sets TF_ENABLE_ONEDNN_OPTS itself
+    prefer_onednn()
     if args.configurations:
         time_configurations(args)
         return
@@ -256,4 +361,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,12 +11,9 @@ import pytest
 
 from tests.conftest import ROOT
 
-# Runs fashion_mnist.py as `python fashion_mnist.py ...` would, then prints the backend's TensorFloat-32 settings
-# as that run left them.
-READ_BACK = """
-import json, runpy, sys
-sys.argv = ["fashion_mnist.py"] + sys.argv[1:]
-runpy.run_path("fashion_mnist.py", run_name="__main__")
+# Prints the backend's TensorFloat-32 settings as the run before it left them (the benchmark's tests run it too).
+PRINT_SETTINGS = """
+import json
 import keras
 backend = keras.backend.backend()
 if backend == "tensorflow":
@@ -32,6 +29,12 @@ else:
         ("cudnn.conv", torch.backends.cudnn.conv), ("cudnn.rnn", torch.backends.cudnn.rnn))}
 print(json.dumps({"backend": backend, "settings": settings}))
 """
+# Runs fashion_mnist.py as `python fashion_mnist.py ...` would, then prints the settings that run left.
+READ_BACK = """
+import runpy, sys
+sys.argv = ["fashion_mnist.py"] + sys.argv[1:]
+runpy.run_path("fashion_mnist.py", run_name="__main__")
+""" + PRINT_SETTINGS
 FULL_FLOAT32 = {
     "tensorflow": {"tensor_float_32_execution": False},
     "jax": {"jax_default_matmul_precision": "highest"},

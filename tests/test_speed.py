@@ -1,4 +1,6 @@
 """The speed work changes how the computation runs, never what it computes."""
+import importlib.util
+import json
 import os
 import pickle
 import subprocess
@@ -9,11 +11,23 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.benchmark import Variant, epoch_flops, forward_flops_per_image
+from pyimagesearch.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed import use_mixed_precision
 from tests.conftest import ROOT, run_script
+from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
+
+# Keras 2 is not one of the project's requirements; only the benchmark's keras2 configuration uses it
+needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None,
+                                    reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
+                                           "version>")
+
+
+def run_benchmark(*arguments, **popen):
+    """`python -m pyimagesearch.benchmark ...` from the repository root; returns CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", *map(str, arguments)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, **popen)
 
 
 def test_flop_count_comes_from_the_layer_shapes():
@@ -25,19 +39,30 @@ def test_flop_count_comes_from_the_layer_shapes():
     assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
 
 
-class SlowToStartAndStop:
-    """A stand-in for a compiled model whose `fit` and `evaluate` spend 0.3 s before their first batch and after
-    their last, as TensorFlow's input pipeline can, around two batches of 0.05 s."""
+def without_onednn_setting():
+    """This environment without a oneDNN choice or TensorFlow's log filter, so that a run's own default shows."""
+    return {key: value for key, value in os.environ.items()
+            if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
+
+
+class StandInModel:
+    """A stand-in for a compiled model whose `fit` and `evaluate` run two batches of `batch` seconds, with `around`
+    seconds before the first and after the last (as TensorFlow's input pipeline can take). Each batch's loss costs
+    `queued` seconds more when read as a number: a backend that queues its work (JAX, PyTorch on a GPU) returns
+    from a batch before computing it."""
+
+    def __init__(self, around=0.0, batch=0.0, queued=0.0):
+        self.around, self.batch, self.queued = around, batch, queued
 
     def _batches(self, mode, callbacks):
-        time.sleep(0.3)
+        time.sleep(self.around)
         for batch in range(2):
             for callback in callbacks:
                 getattr(callback, f"on_{mode}_batch_begin")(batch, {})
-            time.sleep(0.05)
+            time.sleep(self.batch)
             for callback in callbacks:
-                getattr(callback, f"on_{mode}_batch_end")(batch, {})
-        time.sleep(0.3)
+                getattr(callback, f"on_{mode}_batch_end")(batch, {"loss": QueuedLoss(self.queued)})
+        time.sleep(self.around)
 
     def fit(self, *arguments, callbacks, **options):
         self._batches("train", callbacks)
@@ -46,12 +71,31 @@ class SlowToStartAndStop:
         self._batches("test", callbacks)
 
 
+class QueuedLoss:
+    """A loss whose computation is still queued: turning it into a float waits `seconds` for it."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __float__(self):
+        time.sleep(self.seconds)
+        return 0.5
+
+
+def time_stand_in(model):
+    return Variant("plain", model, keras, np.zeros((64, 28, 28, 1)), np.zeros(64)).run(2)
+
+
 def test_the_benchmark_times_the_batches_not_the_set_up_and_tear_down_around_them():
-    variant = Variant.__new__(Variant)
-    variant.model, variant.images, variant.targets = SlowToStartAndStop(), np.zeros((64, 28, 28, 1)), np.zeros(64)
-    train, validate = variant.run(2)
+    train, validate = time_stand_in(StandInModel(around=0.3, batch=0.05))
     # the batches take 0.1 s; with the 0.6 s around them, each call would take 0.7 s or more
     assert 0.1 <= train < 0.6 and 0.1 <= validate < 0.6
+
+
+def test_the_benchmark_clock_waits_for_the_work_a_backend_has_queued():
+    train, validate = time_stand_in(StandInModel(queued=0.2))
+    # the batches return at once; their work, 0.2 s each, is done when their losses are read
+    assert 0.4 <= train < 2 and 0.4 <= validate < 2
 
 
 def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
@@ -65,9 +109,8 @@ def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_pa
 
 
 def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "steps32", "bf16",
-                             "--steps", "2", "--repeats", "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_benchmark("--variants", "steps32", "bf16", "--steps", 2, "--repeats", 1, "--dataset-dir",
+                           small_dataset_dir)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
             if line.split() and line.split()[0] in ("plain", "steps32", "bf16")}
@@ -121,21 +164,134 @@ def test_the_accelerator_check_answers_on_every_backend():
 
 
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--configurations", "tensorflow",
-                             "tensorflow-eigen", "--steps", "2", "--repeats", "1", "--dataset-dir",
-                             str(small_dataset_dir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
+                           "--dataset-dir", small_dataset_dir, env=without_onednn_setting())
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("tensorflow: keras ") and "oneDNN" in lines[0] and "CPU features:" in lines[0]
+    # tensorflow is what fashion_mnist.py runs, oneDNN on even where TensorFlow would leave it off
+    assert lines[0].startswith("tensorflow: keras ") and "; oneDNN on;" in lines[0] and "CPU features:" in lines[0]
     assert lines[1].startswith("tensorflow-eigen: ") and lines[1].endswith("; oneDNN off; no accelerator")
     rows = [line.split() for line in lines if line.split()[0] in ("tensorflow", "tensorflow-eigen")]
     assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
 
 
 def test_emulating_avx2_needs_configurations():
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", "--emulate-avx2"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = run_benchmark("--emulate-avx2")
     assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+
+
+def test_each_configuration_sets_only_its_own_settings_over_the_environment():
+    chosen = {"TF_ENABLE_ONEDNN_OPTS": "1", "PATH": "/bin"}
+    emulated = configuration_environment("tensorflow", True, chosen)
+    # the script's default, capped at AVX2: oneDNN left as the environment (or prefer_onednn) sets it
+    assert emulated["TF_ENABLE_ONEDNN_OPTS"] == "1" and emulated["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    # the plain port on an AVX2-only CPU: TensorFlow's own kernels, whatever the environment says
+    assert configuration_environment("tensorflow-eigen", True, chosen)["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    keras2 = configuration_environment("keras2", False, chosen)
+    assert keras2["TF_USE_LEGACY_KERAS"] == "1" and keras2["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    assert "ONEDNN_MAX_CPU_ISA" not in keras2 and keras2["PATH"] == "/bin"
+
+
+def test_importing_the_benchmark_loads_no_keras_so_its_onednn_setting_comes_first():
+    loaded = subprocess.run([sys.executable, "-c", "import sys, pyimagesearch.benchmark; print(sorted({'keras', "
+                             "'tf_keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+
+
+# Runs the benchmark as `python -m pyimagesearch.benchmark ...` would, then prints the settings that run left.
+READ_BACK = """
+import runpy, sys
+sys.argv = ["benchmark"] + sys.argv[1:]
+runpy.run_module("pyimagesearch.benchmark", run_name="__main__", alter_sys=True)
+""" + PRINT_SETTINGS
+
+
+@pytest.mark.backends
+def test_the_benchmark_trains_with_the_scripts_onednn_and_float32_settings(small_dataset_dir):
+    result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
+                             "1", "--dataset-dir", str(small_dataset_dir)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=without_onednn_setting())
+    assert result.returncode == 0, result.stderr
+    read_back = json.loads(result.stdout.splitlines()[-1])
+    assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
+    if read_back["backend"] == "tensorflow":  # TensorFlow says so on stderr when oneDNN is on
+        assert "oneDNN custom operations are on" in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches"),
+    (["--steps", "0"], "argument --steps: '0' is not positive"),
+    (["--repeats", "0"], "argument --repeats: '0' is not positive")])
+def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message):
+    result = run_benchmark(*arguments)
+    assert result.returncode == 2 and message in result.stderr
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--dataset-dir", "/nonexistent"], "error: dataset folder '/nonexistent' does not exist"),
+    (["--configurations", "tensorflow", "--dataset-dir", "/nonexistent"],
+     "error: configuration tensorflow failed: dataset folder '/nonexistent' does not exist")])
+def test_benchmark_without_its_data_says_so_in_one_line(arguments, message):
+    result = run_benchmark(*arguments)
+    assert result.returncode == 1 and result.stderr.splitlines() == [message]
+
+
+def test_benchmark_with_fewer_images_than_a_turn_says_so_in_one_line(small_dataset_dir):
+    result = run_benchmark("--steps", 11, "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["error: --steps 11 trains on 352 images, but the training set holds 320"]
+
+
+@needs_tf_keras
+@pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")  # the post's spelling, kept
+def test_keras2_builds_the_same_network_and_compiles_it_as_the_post_did():
+    import tf_keras
+
+    from pyimagesearch.schedule import compile_on_keras2
+
+    ours, posts = MiniVGGNet.build(28, 28, 1, 10), MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras)
+    assert isinstance(posts, tf_keras.Sequential)
+    assert [type(layer).__name__ for layer in posts.layers] == [type(layer).__name__ for layer in ours.layers]
+    assert posts.count_params() == ours.count_params() == 1_679_082
+    assert forward_flops_per_image(posts, tf_keras) == forward_flops_per_image(ours) == 39_799_808
+    compile_on_keras2(posts, tf_keras)
+    assert isinstance(posts.optimizer, tf_keras.optimizers.legacy.SGD)
+    configuration = posts.optimizer.get_config()
+    assert (configuration["learning_rate"], configuration["momentum"]) == (0.01, 0.9)
+    assert configuration["decay"] == pytest.approx(0.01 / 25)
+
+
+@needs_tf_keras
+def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
+    from importlib.metadata import version
+
+    result = run_benchmark("--configurations", "keras2", "--steps", 2, "--repeats", 1, "--dataset-dir",
+                           small_dataset_dir, env=without_onednn_setting())
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"keras2: tf_keras {version('tf_keras')}, backend tensorflow")
+    assert "; oneDNN on;" in lines[0]  # as the script's default
+    [row] = [line.split() for line in lines if line.startswith("keras2 ")]
+    assert row[5] == "1.00x" and float(row[1]) > 0
+    assert "7.56 TFLOP" in result.stdout  # the same network's FLOPs, counted on tf_keras's layers
+
+
+def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
+    from importlib.metadata import version
+
+    from pyimagesearch import benchmark
+
+    monkeypatch.setitem(sys.modules, "tf_keras", None)  # what find_spec and import see of a missing module
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # main() sets it; this puts it back afterwards
+    monkeypatch.setattr(sys, "argv", ["benchmark", "--configurations", "tensorflow", "keras2"])
+    with pytest.raises(SystemExit) as exited:
+        benchmark.run(benchmark.main)
+    assert exited.value.code == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: the keras2 configuration ")
+    assert line.endswith(f"pip install tf_keras=={version('tensorflow')}")
 
 
 def test_onednn_is_preferred_unless_the_user_chose():
@@ -149,9 +305,7 @@ def test_onednn_is_preferred_unless_the_user_chose():
 
 def test_the_default_run_trains_with_onednn_on(small_dataset_dir, tmp_path):
     # TensorFlow says so on stderr when oneDNN is on; without the setting it would stay off on an AVX2-only CPU
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL")}
     result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        small_dataset_dir, env={**environment, "KERAS_BACKEND": "tensorflow"})
+                        small_dataset_dir, env={**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"})
     assert result.returncode == 0, result.stderr
     assert "oneDNN custom operations are on" in result.stderr
