@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from pyimagesearch.backends import choose_backend
 from pyimagesearch.cli import positive_int
 from pyimagesearch.errors import UserError, run
 from pyimagesearch.speed import keep_float32, prefer_onednn
@@ -353,6 +354,7 @@ def main():
         return
     if "plain" not in args.variants:
         args.variants.insert(0, "plain")
+    choose_backend()  # as fashion_mnist.py does, before Keras loads (each configuration's process names its own)
     seconds, train_seconds, flops, ceiling = time_variants(args)
     if args.json:
         import json
