@@ -15,7 +15,7 @@ import signal
 
 import keras
 
-from pyimagesearch.errors import UserError, silence_closed_stdout
+from pyimagesearch.errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
 from pyimagesearch.files import write_atomically
 from pyimagesearch.history import as_python_floats, save_history
 
@@ -120,7 +120,8 @@ class TrainingBackup(keras.callbacks.Callback):
     @contextlib.contextmanager
     def saving_on_stop(self, learning_rate):
         """Ctrl-C or SIGTERM: save the finished epochs' history, keep the backup, exit 130 or 143.
-        A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again)."""
+        A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again),
+        exit 3."""
         previous = {number: signal.signal(number, self.request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
@@ -142,7 +143,7 @@ class TrainingBackup(keras.callbacks.Callback):
             self.remove()
             raise UserError(f"the training loss became {error.args[0]} in epoch {self.finished_epochs + 1}, so "
                             f"training stopped; {saved}; the likely cause is a learning rate too high for this "
-                            f"model (--lr {learning_rate:g})") from None
+                            f"model (--lr {learning_rate:g})", exit_code=NON_FINITE_LOSS) from None
         finally:
             _restore_handlers(previous)
 
