@@ -56,6 +56,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.history = {}
         self.finished_epochs = 0
         self.stop_signal = None
+        self.signals_received = set()
 
     def restore(self, model, restart=False):
         """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
@@ -84,10 +85,14 @@ class TrainingBackup(keras.callbacks.Callback):
     def request_stop(self, signal_number, frame):
         """The signal handler inside fit(): note the stop for the next batch's end. An exception raised from a
         handler lands in whatever code runs at that moment, and some swallow it (numpy's conversion of a JAX array
-        does), so it is raised from our own callback instead; a second signal stops at once."""
-        if self.stop_signal is not None:
+        does), so it is raised from our own callback instead. The same signal again (a second Ctrl-C) stops at
+        once; another signal after the first does not, because the seeds study passes a Ctrl-C on as SIGTERM and
+        cannot know whether the terminal's SIGINT reached this run too."""
+        if signal_number in self.signals_received:
             raise _Stopped(signal_number)
-        self.stop_signal = signal_number
+        self.signals_received.add(signal_number)
+        if self.stop_signal is None:
+            self.stop_signal = signal_number
 
     def _stop_if_asked(self):
         if self.stop_signal is not None:
