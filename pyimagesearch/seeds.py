@@ -15,8 +15,12 @@ own parser checks them first, so a mistyped one fails at once (exit 2) and write
 refused. Settings are compared as fashion_mnist.py reads them (`--epochs 3` and `--epochs=3` are one study), and
 `--restart` does not count.
 
-Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run whose pickle has no backup folder beside
-it is finished and skipped, any other resumes from its backup.
+Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run whose pickle holds every epoch and has
+no backup folder beside it is finished and skipped, any other resumes from its backup or starts afresh.
+
+A run stopped by a NaN or infinite loss stops the study (exit status 3) and is recorded in DIR/seed-K.failed: with
+its seed it would diverge again, so every rerun of the study reports it instead of training it. A lower --lr is
+another study, in another folder.
 """
 import argparse
 import functools
@@ -31,7 +35,7 @@ import sys
 from typing import NamedTuple
 
 from pyimagesearch.cli import positive_int
-from pyimagesearch.errors import UserError, run
+from pyimagesearch.errors import NON_FINITE_LOSS, UserError, run
 from pyimagesearch.files import write_atomically
 from pyimagesearch.history import DIAGNOSTIC_KEYS, load_history
 
@@ -111,9 +115,39 @@ def history_path(folder, seed):
     return os.path.join(folder, f"seed-{seed}.pickle")
 
 
-def finished(path):
-    """A run is finished once its pickle exists and its backup is gone (a stopped run leaves both)."""
-    return os.path.isfile(path) and not os.path.exists(path + ".backup")
+def failure_path(folder, seed):
+    return os.path.join(folder, f"seed-{seed}.failed")
+
+
+def finished(path, epochs):
+    """A run is finished once its pickle holds all its epochs and its backup is gone. A run stopped by Ctrl-C leaves
+    both; one stopped by a NaN loss leaves a pickle of the epochs before it and no backup."""
+    if not os.path.isfile(path) or os.path.exists(path + ".backup"):
+        return False
+    return len(load_history(path)["loss"]) == epochs
+
+
+def record_divergence(folder, seed):
+    """Note in DIR/seed-K.failed that the run stopped on a NaN or infinite loss, and in which epoch."""
+    path = history_path(folder, seed)
+    finished_epochs = len(load_history(path)["loss"]) if os.path.isfile(path) else 0
+    payload = json.dumps({"stopped by": "a NaN or infinite loss", "epoch": finished_epochs + 1}).encode()
+    write_atomically(failure_path(folder, seed), lambda file: file.write(payload))
+
+
+def recorded_failure(folder, seed, settings):
+    """What DIR/seed-K.failed says, as a line that also says what to do; None if there is no such file."""
+    path = failure_path(folder, seed)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as file:
+            epoch = json.load(file)["epoch"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"cannot read {path} ({error}); remove it to train seed {seed} again") from None
+    return (f"seed {seed} stopped on a NaN or infinite loss in epoch {epoch} (recorded in {path}); a seeded run "
+            "repeats it, so rerunning will not help: the likely cause is a learning rate too high, so start the "
+            f"study with a lower --lr than {settings['lr']:g} in another --folder")
 
 
 def check_same_study(folder, flags, settings):
@@ -280,7 +314,10 @@ def run_study(folder, runs, passed_on, settings):
     check_same_study(folder, flags, settings)
     for seed in range(runs):
         path = history_path(folder, seed)
-        if finished(path):
+        failure = recorded_failure(folder, seed, settings)
+        if failure is not None:
+            raise UserError(failure, exit_code=NON_FINITE_LOSS)
+        if finished(path, settings["epochs"]):
             print(f"[INFO] seed {seed}: {path} is finished, skipping it")
             continue
         command = [sys.executable, SCRIPT, "--history", path, "--seed", str(seed), "--diagnostics", *passed_on]
@@ -292,6 +329,9 @@ def run_study(folder, runs, passed_on, settings):
         if status == 128 + signal.SIGINT:  # Ctrl-C, to the study or to the run alone
             raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
                             "to resume it", exit_code=130)
+        if status == NON_FINITE_LOSS:
+            record_divergence(folder, seed)
+            raise UserError(recorded_failure(folder, seed, settings), exit_code=NON_FINITE_LOSS)
         if status != 0:
             raise UserError(f"the run with seed {seed} failed (fashion_mnist.py exit status {status}, its message "
                             "is above); run the same command again to retry it", exit_code=status if status > 0 else 1)

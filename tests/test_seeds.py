@@ -1,4 +1,4 @@
-"""The seeds study: runs, Ctrl-C, resume, skip, flags, and a summary whose numbers are the pickles' own."""
+"""The seeds study: runs, Ctrl-C, resume, skip, NaN, flags, and a summary whose numbers are the pickles' own."""
 import json
 import os
 import pickle
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyimagesearch.seeds import (POST, Figure, epoch_staying_above, figures, first_epoch_above, format_line,
+from pyimagesearch.seeds import (POST, Figure, epoch_staying_above, figures, finished, first_epoch_above, format_line,
                                   study_flag, summary_markdown, trains_as_the_post, training_script,
                                   training_settings)
 from tests.conftest import ROOT
@@ -280,3 +280,81 @@ def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp
     with open(os.path.join(ROOT, "docs", "quick_seeds.md")) as file:
         rows = [line for line in file.read().splitlines() if line.startswith("|")]
     assert rows[:2] == without[2:4] and all(row.count("|") == header.count("|") for row in rows)
+
+
+# --- the study around a stand-in for fashion_mnist.py, which acts out what a test needs of a run ---
+
+# the study, its runs' command made to start the stand-in given as the first argument instead of fashion_mnist.py
+STUDY_OF_A_STAND_IN = """
+import sys
+
+import pyimagesearch.seeds as seeds
+from pyimagesearch.errors import run
+
+stand_in = sys.argv.pop(1)
+train_to_end = seeds.train_to_end
+seeds.train_to_end = lambda command: train_to_end([command[0], stand_in, *command[2:]])
+run(seeds.main)
+"""
+
+# seed 0 finishes its THREE_EPOCHS; seed 1 stops on a NaN loss in epoch 2, which leaves the first epoch's history in
+# the pickle and no backup, as pyimagesearch/backup.py does; each start is noted in starts.log
+DIVERGES_IN_EPOCH_2 = """
+import os
+import pickle
+import sys
+
+history = {history}
+path, seed = sys.argv[sys.argv.index("--history") + 1], sys.argv[sys.argv.index("--seed") + 1]
+with open(os.path.join(os.path.dirname(path), "starts.log"), "a") as log:
+    log.write(seed + "\\n")
+epochs = 3 if seed == "0" else 1
+with open(path, "wb") as file:
+    pickle.dump({{key: values[:epochs] for key, values in history.items()}}, file)
+sys.exit(0 if seed == "0" else 3)
+"""
+
+
+def start_study_of_a_stand_in(stand_in, tmp_path, *arguments, **popen):
+    script = tmp_path / "stand_in.py"
+    script.write_text(stand_in)
+    return subprocess.Popen([sys.executable, "-c", STUDY_OF_A_STAND_IN, script, *map(str, arguments)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def diverged(folder, seed, epoch, rate):
+    """The study's last line for the run with `seed` that a NaN loss stopped in `epoch`."""
+    return (f"error: seed {seed} stopped on a NaN or infinite loss in epoch {epoch} (recorded in "
+            f"{folder / f'seed-{seed}.failed'}); a seeded run repeats it, so rerunning will not help: the likely "
+            f"cause is a learning rate too high, so start the study with a lower --lr than {rate} in another --folder")
+
+
+def test_a_run_stopped_by_a_nan_loss_fails_the_study_now_and_on_every_rerun(tmp_path, small_dataset_dir):
+    folder = tmp_path / "study"
+    command = ["--runs", 2, "--folder", folder, "--epochs", 2, "--dataset-dir", small_dataset_dir,
+               "--diagnostics-size", 64, "--lr", "1e30"]  # diverges in the first batches, seeded or not
+    message = diverged(folder, 0, 1, "1e+30")
+    failed = run_study(*command)
+    assert failed.returncode == 3 and "Traceback" not in failed.stderr
+    assert "the training loss became nan in epoch 1" in failed.stderr  # the run's own line, above the study's
+    assert failed.stderr.splitlines()[-1] == message
+    assert "[INFO] seed 1 of 0-1" not in failed.stdout and not (folder / "summary.md").exists()
+
+    command[command.index("--lr"):] = ["--lr=1e30"]
+    again = run_study(*command)
+    assert (again.returncode, again.stderr, again.stdout) == (3, message + "\n", "")  # nothing trained again
+
+
+def test_a_nan_loss_after_the_first_epoch_is_a_failure_too_not_a_finished_run(tmp_path):
+    folder = tmp_path / "study"
+    history = repr(THREE_EPOCHS)
+    results = []
+    for _ in range(2):
+        process = start_study_of_a_stand_in(DIVERGES_IN_EPOCH_2.format(history=history), tmp_path, "--runs", 2,
+                                            "--folder", folder, "--epochs", 3)
+        stdout, stderr = process.communicate(timeout=60)
+        results.append((process.returncode, stderr.splitlines()[-1]))
+    assert results == [(3, diverged(folder, 1, 2, "0.01"))] * 2
+    assert (folder / "starts.log").read_text() == "0\n1\n"  # the rerun trained neither
+    # without the record, the pickle of one epoch still does not pass for a finished run of three
+    assert finished(str(folder / "seed-0.pickle"), 3) and not finished(str(folder / "seed-1.pickle"), 3)
