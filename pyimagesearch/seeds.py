@@ -16,7 +16,11 @@ refused. Settings are compared as fashion_mnist.py reads them (`--epochs 3` and 
 `--restart` does not count.
 
 Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run whose pickle holds every epoch and has
-no backup folder beside it is finished and skipped, any other resumes from its backup or starts afresh.
+no backup folder beside it is finished and skipped, any other resumes from its backup or starts afresh. On Ctrl-C
+the study waits, however long it takes, for the run in progress to back up an epoch whose training has ended, then
+to save its finished epochs and exit; a SIGINT sent to the study alone (`kill -INT`) is passed on to the run as
+SIGTERM, which it treats the same way. A second Ctrl-C stops the run at once, as it does fashion_mnist.py alone:
+the epoch in progress is lost, the finished ones are kept; the study only waits for it.
 
 A run stopped by a NaN or infinite loss stops the study (exit status 3) and is recorded in DIR/seed-K.failed: with
 its seed it would diverge again, so every rerun of the study reports it instead of training it. A lower --lr is
@@ -43,9 +47,6 @@ SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
 FLAGS_FILE = "study.json"
 POST = {"final val_accuracy": 0.9312, "epoch 1 loss": 0.5433, "epoch 1 val_loss": 0.3281}
-# how long a run that Ctrl-C reached gets to save its finished epochs before it is sent SIGINT itself (when the
-# signal came to this process alone, e.g. from `kill -INT`)
-STOP_GRACE_SECONDS = 10
 # settings that change where the images come from or what the diagnostics measure, not how the model trains: the
 # post's figures still stand beside a study that changes only these (any other setting, even one added later, counts)
 NOT_TRAINING = ("dataset_dir", "diagnostics_size")
@@ -176,10 +177,15 @@ def check_same_study(folder, flags, settings):
 
 
 def train_to_end(command):
-    """Run one training with its output streamed to the terminal; return its exit status.
+    """Run one training with its output streamed to the terminal; return its exit status, or raise
+    KeyboardInterrupt once a Ctrl-C has stopped it.
 
-    Ctrl-C in a terminal reaches the training too, which saves its finished epochs and exits 130; we wait for that
-    (a second Ctrl-C is ignored here meanwhile) and then raise KeyboardInterrupt.
+    A terminal's Ctrl-C reaches the training too; a `kill -INT` of this process alone does not, and nothing here
+    tells the two apart. So the stop is passed on as SIGTERM, which the training treats as it treats Ctrl-C, and
+    which does not count as a second Ctrl-C where the first reached it. Then we wait without a time limit: the
+    training stops at a batch's end, after backing up an epoch whose training has ended (its diagnostics can take
+    minutes), and any further signal from us could cost that epoch. A second Ctrl-C reaches the training from the
+    terminal and stops it at once; here it is ignored.
     """
     process = subprocess.Popen(command)
     try:
@@ -187,9 +193,7 @@ def train_to_end(command):
     except KeyboardInterrupt:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             process.wait()
         finally:
             signal.signal(signal.SIGINT, previous)

@@ -358,3 +358,60 @@ def test_a_nan_loss_after_the_first_epoch_is_a_failure_too_not_a_finished_run(tm
     assert (folder / "starts.log").read_text() == "0\n1\n"  # the rerun trained neither
     # without the record, the pickle of one epoch still does not pass for a finished run of three
     assert finished(str(folder / "seed-0.pickle"), 3) and not finished(str(folder / "seed-1.pickle"), 3)
+
+
+# stops as a run does whose Ctrl-C came during diagnostics longer than the study ever waited: notes each signal in
+# signals.log beside its history, then exits 130 some seconds after the first
+SLOW_TO_STOP = """
+import os
+import signal
+import sys
+import time
+
+path = sys.argv[sys.argv.index("--history") + 1]
+log = open(os.path.join(os.path.dirname(path), "signals.log"), "a", buffering=1)
+received = []
+
+
+def note(number, frame):
+    received.append(number)
+    log.write(signal.Signals(number).name + "\\n")
+
+
+signal.signal(signal.SIGINT, note)
+signal.signal(signal.SIGTERM, note)
+log.write("ready\\n")
+while not received:
+    time.sleep(0.01)
+time.sleep({seconds})
+sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("reaches_the_run, seconds, signals", [
+    (True, 11, ["SIGINT", "SIGTERM", "SIGINT"]),  # two Ctrl-C in a terminal, to the study's process group
+    (False, 2, ["SIGTERM"]),                      # `kill -INT` of the study alone
+])
+def test_ctrl_c_makes_the_study_wait_for_the_run_however_long_and_pass_the_stop_on_once(tmp_path, reaches_the_run,
+                                                                                        seconds, signals):
+    folder = tmp_path / "study"
+    process = start_study_of_a_stand_in(SLOW_TO_STOP.format(seconds=seconds), tmp_path, "--runs", 2, "--folder",
+                                        folder, start_new_session=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    log = folder / "signals.log"
+    deadline = time.monotonic() + 60
+    while not log.exists() or "ready" not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    stopped = time.monotonic()
+    if reaches_the_run:
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(1)
+        os.killpg(process.pid, signal.SIGINT)  # the second Ctrl-C: the study ignores it, the run gets it
+    else:
+        os.kill(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - stopped >= seconds  # no time limit cut the run short
+    assert log.read_text().splitlines() == ["ready", *signals]  # not one signal more from the study
+    assert process.returncode == 130 and stderr == ("error: study stopped by Ctrl-C during the run with seed 0; run "
+                                                    "the same command again to resume it\n")
