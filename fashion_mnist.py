@@ -15,8 +15,8 @@ from pyimagesearch.cli import dropout_scale, non_negative_int, positive_float, p
 from pyimagesearch.errors import run
 
 
-def parse_arguments():
-    # construct the argument parser and parse the arguments
+def argument_parser():
+    # construct the argument parser (the seeds study checks the flags it passes on with it, before it starts)
     ap = argparse.ArgumentParser(description="Train MiniVGGNet on Fashion-MNIST and pickle H.history.")
     ap.add_argument("-i", "--history", required=True, metavar="FILE", help="path to output training history file")
     ap.add_argument("--epochs", type=positive_int, default=25, metavar="N", help="epochs to train for (default: 25)")
@@ -49,7 +49,19 @@ def parse_arguments():
     ap.add_argument("--near-duplicate-threshold", type=positive_float, default=0.02, metavar="RMS",
                     help="RMS pixel difference on [0, 1] under which --check-split calls images near "
                          "duplicates (default: 0.02)")
-    return ap.parse_args()
+    return ap
+
+
+def parse_arguments():
+    # parse the arguments
+    return argument_parser().parse_args()
+
+
+def run_settings(args):
+    """The settings that make a run what it is, which a backup must match to resume: every flag except those that
+    change neither the training nor what it records."""
+    return {key: value for key, value in vars(args).items()
+            if key not in ("history", "restart", "check_split", "near_duplicate_threshold")}
 
 
 def main():
@@ -120,9 +132,7 @@ def main():
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # resume an unfinished run of the same settings from the backup beside the history file
-    settings = {key: value for key, value in vars(args).items()
-                if key not in ("history", "restart", "check_split", "near_duplicate_threshold")}
-    backup = TrainingBackup(args.history, settings)
+    backup = TrainingBackup(args.history, run_settings(args))
     backup.restore(model, restart=args.restart)
 
     callbacks = []

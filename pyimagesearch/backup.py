@@ -16,7 +16,7 @@ import signal
 
 import keras
 
-from pyimagesearch.errors import UserError, silence_closed_stdout
+from pyimagesearch.errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
 from pyimagesearch.files import write_atomically
 from pyimagesearch.history import as_python_floats, save_history
 
@@ -55,6 +55,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.history = {}
         self.finished_epochs = 0
         self.stop_signal = None
+        self.signals_received = set()
 
     def restore(self, model, restart=False):
         """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
@@ -83,10 +84,14 @@ class TrainingBackup(keras.callbacks.Callback):
     def request_stop(self, signal_number, frame):
         """The signal handler inside fit(): note the stop for the next batch's end. An exception raised from a
         handler lands in whatever code runs at that moment, and some swallow it (numpy's conversion of a JAX array
-        does), so it is raised from our own callback instead; a second signal stops at once."""
-        if self.stop_signal is not None:
+        does), so it is raised from our own callback instead. The same signal again (a second Ctrl-C) stops at
+        once; another signal after the first does not, because the seeds study passes a Ctrl-C on as SIGTERM and
+        cannot know whether the terminal's SIGINT reached this run too."""
+        if signal_number in self.signals_received:
             raise _Stopped(signal_number)
-        self.stop_signal = signal_number
+        self.signals_received.add(signal_number)
+        if self.stop_signal is None:
+            self.stop_signal = signal_number
 
     def _stop_if_asked(self):
         if self.stop_signal is not None:
@@ -119,7 +124,8 @@ class TrainingBackup(keras.callbacks.Callback):
     @contextlib.contextmanager
     def saving_on_stop(self, learning_rate):
         """Ctrl-C or SIGTERM: save the finished epochs' history, keep the backup, exit 130 or 143.
-        A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again)."""
+        A NaN or infinite loss: save the finished epochs' history, drop the backup (resuming would diverge again),
+        exit 3."""
         previous = {number: signal.signal(number, self.request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
@@ -141,7 +147,7 @@ class TrainingBackup(keras.callbacks.Callback):
             self.remove()
             raise UserError(f"the training loss became {error.args[0]} in epoch {self.finished_epochs + 1}, so "
                             f"training stopped; {saved}; the likely cause is a learning rate too high for this "
-                            f"model (--lr {learning_rate:g})") from None
+                            f"model (--lr {learning_rate:g})", exit_code=NON_FINITE_LOSS) from None
         finally:
             _restore_handlers(previous)
 

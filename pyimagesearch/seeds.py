@@ -2,18 +2,34 @@
 
 One run's epoch-1 gap or final accuracy carries its seed's luck (initial weights, batch order, dropout masks). This
 runs fashion_mnist.py with seeds 0 to N-1, one after the other, each to DIR/seed-K.pickle, then prints for each
-figure its mean, sample standard deviation, min and max over the runs (and the post's value where it gives one),
-writes that table to DIR/summary.md and draws DIR/seeds.png: the post's two plots as mean curves with min-max bands,
-and the gap val_loss - loss split into its four terms (mean per epoch, min-max error bars).
+figure its mean, sample standard deviation, min and max over the runs (and the post's value where it gives one, if
+every flag that changes training is at its default, the post's), writes that table to DIR/summary.md and draws
+DIR/seeds.png: the post's two plots as mean curves with min-max bands, and the gap val_loss - loss split into its
+four terms (mean per epoch, min-max error bars).
 
     python -m pyimagesearch.seeds --runs 5 --folder seeds
 
-Flags it does not know go to every run of fashion_mnist.py (e.g. `--epochs 3 --train-size 6000`); it sets `--seed`,
-`--history` and `--diagnostics` itself. Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run
-whose pickle has no backup folder beside it is finished and skipped, any other resumes from its backup. A folder
-holds one study: another set of passed-on flags is refused there.
+Flags it does not know go to every run of fashion_mnist.py (e.g. `--epochs 3 --train-size 6000`); fashion_mnist.py's
+own parser checks them first, so a mistyped one fails at once (exit 2) and writes nothing. The study sets `--seed`,
+`--history` and `--diagnostics` itself. A folder holds one study: once a run has started there, other settings are
+refused. Settings are compared as fashion_mnist.py reads them (`--epochs 3` and `--epochs=3` are one study), and
+`--restart` does not count.
+
+Stopped (Ctrl-C, a crash, a closed lid), the same command carries on: a run whose pickle holds every epoch and has
+no backup folder beside it is finished and skipped, any other resumes from its backup or starts afresh. On Ctrl-C
+the study waits, however long it takes, for the run in progress to back up an epoch whose training has ended, then
+to save its finished epochs and exit; a SIGINT sent to the study alone (`kill -INT`) is passed on to the run as
+SIGTERM, which it treats the same way. A second Ctrl-C stops the run at once, as it does fashion_mnist.py alone:
+the epoch in progress is lost, the finished ones are kept; the study only waits for it.
+
+A run stopped by a NaN or infinite loss stops the study (exit status 3) and is recorded in DIR/seed-K.failed: with
+its seed it would diverge again, so every rerun of the study reports it instead of training it. A lower --lr is
+another study, in another folder.
 """
 import argparse
+import functools
+import glob
+import importlib.util
 import json
 import os
 import signal
@@ -23,15 +39,17 @@ import sys
 from typing import NamedTuple
 
 from pyimagesearch.cli import positive_int
-from pyimagesearch.errors import UserError, run
+from pyimagesearch.errors import NON_FINITE_LOSS, UserError, run
+from pyimagesearch.files import write_atomically
+from pyimagesearch.history import DIAGNOSTIC_KEYS, load_history
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fashion_mnist.py")
 STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
 FLAGS_FILE = "study.json"
 POST = {"final val_accuracy": 0.9312, "epoch 1 loss": 0.5433, "epoch 1 val_loss": 0.3281}
-# how long a run that Ctrl-C reached gets to save its finished epochs before it is sent SIGINT itself (when the
-# signal came to this process alone, e.g. from `kill -INT`)
-STOP_GRACE_SECONDS = 10
+# settings that change where the images come from or what the diagnostics measure, not how the model trains: the
+# post's figures still stand beside a study that changes only these (any other setting, even one added later, counts)
+NOT_TRAINING = ("dataset_dir", "diagnostics_size")
 
 
 def parse_arguments(argv=None):
@@ -48,7 +66,39 @@ def parse_arguments(argv=None):
         flag = study_flag(token)
         if flag is not None:
             raise UserError(f"{token!r} is not allowed: the study sets {flag} itself for each run", exit_code=2)
+    args.settings = training_settings(passed_on)
     return args, passed_on
+
+
+@functools.cache
+def training_script():
+    """fashion_mnist.py as a module, for its argument parser; it imports nothing heavy outside main()."""
+    spec = importlib.util.spec_from_file_location("fashion_mnist", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def training_settings(flags):
+    """The settings `flags` give every run, read by fashion_mnist.py's own parser (a bad flag exits 2 with its
+    message): those a backup must match to resume, less the seed and --diagnostics, which the study sets."""
+    script = training_script()
+    parser = script.argument_parser()
+    parser.prog = os.path.basename(SCRIPT)  # the flags are the script's, and so is the usage argparse prints
+    settings = script.run_settings(parser.parse_args(["--history", history_path("", 0), *flags]))
+    del settings["seed"], settings["diagnostics"]
+    return settings
+
+
+def trains_as_the_post(settings):
+    """Whether every setting that changes training is at fashion_mnist.py's default, which is the post's."""
+    defaults = training_settings([])
+    return all(value == defaults[key] for key, value in settings.items() if key not in NOT_TRAINING)
+
+
+def restart_flag(token):
+    """Whether `token` is --restart, or a prefix of it that fashion_mnist.py reads as --restart."""
+    return len(token) > 2 and "--restart".startswith(token)
 
 
 def study_flag(token):
@@ -66,37 +116,76 @@ def history_path(folder, seed):
     return os.path.join(folder, f"seed-{seed}.pickle")
 
 
-def finished(path):
-    """A run is finished once its pickle exists and its backup is gone (a stopped run leaves both)."""
-    return os.path.isfile(path) and not os.path.exists(path + ".backup")
+def failure_path(folder, seed):
+    return os.path.join(folder, f"seed-{seed}.failed")
 
 
-def check_same_study(folder, passed_on):
-    """Refuse to mix runs of other flags into the folder's study; remember the flags on its first start.
-    `--restart` only says what to do with backups, so it does not count."""
-    passed_on = [flag for flag in passed_on if flag != "--restart"]
+def finished(path, epochs):
+    """A run is finished once its pickle holds all its epochs and its backup is gone. A run stopped by Ctrl-C leaves
+    both; one stopped by a NaN loss leaves a pickle of the epochs before it and no backup."""
+    if not os.path.isfile(path) or os.path.exists(path + ".backup"):
+        return False
+    return len(load_history(path)["loss"]) == epochs
+
+
+def record_divergence(folder, seed):
+    """Note in DIR/seed-K.failed that the run stopped on a NaN or infinite loss, and in which epoch."""
+    path = history_path(folder, seed)
+    finished_epochs = len(load_history(path)["loss"]) if os.path.isfile(path) else 0
+    payload = json.dumps({"stopped by": "a NaN or infinite loss", "epoch": finished_epochs + 1}).encode()
+    write_atomically(failure_path(folder, seed), lambda file: file.write(payload))
+
+
+def recorded_failure(folder, seed, settings):
+    """What DIR/seed-K.failed says, as a line that also says what to do; None if there is no such file."""
+    path = failure_path(folder, seed)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as file:
+            epoch = json.load(file)["epoch"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"cannot read {path} ({error}); remove it to train seed {seed} again") from None
+    return (f"seed {seed} stopped on a NaN or infinite loss in epoch {epoch} (recorded in {path}); a seeded run "
+            "repeats it, so rerunning will not help: the likely cause is a learning rate too high, so start the "
+            f"study with a lower --lr than {settings['lr']:g} in another --folder")
+
+
+def check_same_study(folder, flags, settings):
+    """Refuse to mix runs of other settings into the folder's study; remember its flags on its first start, or
+    while no run has started there (a study stopped before its first run leaves nothing to mix with)."""
     path = os.path.join(folder, FLAGS_FILE)
-    if os.path.isfile(path):
+    if os.path.isfile(path) and glob.glob(os.path.join(glob.escape(folder), "seed-*")):
         try:
             with open(path) as file:
                 recorded = json.load(file)["flags"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"cannot read {path} ({error}); remove it if the folder holds no other study") from None
-        if recorded != passed_on:
-            raise UserError(f"{folder} holds a study with fashion_mnist.py flags {' '.join(recorded) or '(none)'}; "
-                            "rerun with those flags or use another --folder")
+        try:
+            recorded_settings = training_settings(recorded)
+        except SystemExit:  # argparse has printed what it refused
+            raise UserError(f"{path} holds flags that fashion_mnist.py refuses; remove it if the folder holds no "
+                            "other study") from None
+        if recorded_settings != settings:
+            changed = ", ".join(f"{key} {recorded_settings.get(key)!r} -> {value!r}"
+                                for key, value in settings.items() if recorded_settings.get(key) != value)
+            raise UserError(f"{folder} holds a study with fashion_mnist.py flags {' '.join(recorded) or '(none)'} "
+                            f"({changed}); rerun with those flags or use another --folder")
         return
-    from pyimagesearch.files import write_atomically
-
-    payload = json.dumps({"flags": passed_on}).encode()
+    payload = json.dumps({"flags": flags}).encode()
     write_atomically(path, lambda file: file.write(payload))
 
 
 def train_to_end(command):
-    """Run one training with its output streamed to the terminal; return its exit status.
+    """Run one training with its output streamed to the terminal; return its exit status, or raise
+    KeyboardInterrupt once a Ctrl-C has stopped it.
 
-    Ctrl-C in a terminal reaches the training too, which saves its finished epochs and exits 130; we wait for that
-    (a second Ctrl-C is ignored here meanwhile) and then raise KeyboardInterrupt.
+    A terminal's Ctrl-C reaches the training too; a `kill -INT` of this process alone does not, and nothing here
+    tells the two apart. So the stop is passed on as SIGTERM, which the training treats as it treats Ctrl-C, and
+    which does not count as a second Ctrl-C where the first reached it. Then we wait without a time limit: the
+    training stops at a batch's end, after backing up an epoch whose training has ended (its diagnostics can take
+    minutes), and any further signal from us could cost that epoch. A second Ctrl-C reaches the training from the
+    terminal and stops it at once; here it is ignored.
     """
     process = subprocess.Popen(command)
     try:
@@ -104,9 +193,7 @@ def train_to_end(command):
     except KeyboardInterrupt:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             process.wait()
         finally:
             signal.signal(signal.SIGINT, previous)
@@ -138,11 +225,12 @@ def epoch_staying_above(history):
     return epoch
 
 
-def figures(histories):
-    """The study's figures, each with its value in every run."""
+def figures(histories, post):
+    """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
+    study's settings differ from the post's."""
     from pyimagesearch.gaps import TERMS, gap_terms, spans
 
-    result = [Figure(name, [history[key][epoch] for history in histories], POST[name])
+    result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
                                        ("epoch 1 val_loss", "val_loss", 0))]
     terms = [gap_terms(history) for history in histories]
@@ -183,22 +271,27 @@ def format_line(figure):
     return line
 
 
-def summary_markdown(figures_, runs, passed_on):
-    """The same figures as a Markdown table under the command that produced them."""
-    command = " ".join(["python fashion_mnist.py --diagnostics", *passed_on])
-    lines = [f"# {runs} seeded runs (seeds 0-{runs - 1}) of `{command}`", "",
-             "| figure | mean | sd | min | max | runs | post |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+def summary_markdown(figures_, runs, flags):
+    """The same figures as a Markdown table under the command that produced them; a post column where the post's
+    values apply."""
+    command = " ".join(["python fashion_mnist.py --diagnostics", *flags])
+    with_post = any(figure.post is not None for figure in figures_)
+    columns = ["figure", "mean", "sd", "min", "max", "runs", *["post"] * with_post]
+    lines = [f"# {runs} seeded runs (seeds 0-{runs - 1}) of `{command}`", "", table_row(columns),
+             table_row(["---", *["---:"] * (len(columns) - 1)])]
     for figure in figures_:
         cells = described(figure) if figure.values else ("-",) * 4
         count = f"{len(figure.values)}" + (f" ({never_had_one(figure)})" if figure.runs else "")
-        post = "" if figure.post is None else f"{figure.post:.4f}"
-        lines.append(f"| {figure.name} | {' | '.join(cells)} | {count} | {post} |")
+        post = ["" if figure.post is None else f"{figure.post:.4f}"] * with_post
+        lines.append(table_row([figure.name, *cells, count, *post]))
     return "\n".join(lines) + "\n"
 
 
-def load_study(folder, runs):
-    from pyimagesearch.history import DIAGNOSTIC_KEYS, load_history
+def table_row(cells):
+    return f"| {' | '.join(cells)} |"
 
+
+def load_study(folder, runs):
     histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS))
                  for seed in range(runs)]
     lengths = [len(history["loss"]) for history in histories]
@@ -211,20 +304,24 @@ def load_study(folder, runs):
 def main():
     args, passed_on = parse_arguments()
     try:
-        run_study(args.folder, args.runs, passed_on)
+        run_study(args.folder, args.runs, passed_on, args.settings)
     except KeyboardInterrupt:
         raise UserError("study stopped by Ctrl-C; run the same command again to resume it", exit_code=130) from None
 
 
-def run_study(folder, runs, passed_on):
+def run_study(folder, runs, passed_on, settings):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create --folder {folder!r}: {error.strerror}") from None
-    check_same_study(folder, passed_on)
+    flags = [token for token in passed_on if not restart_flag(token)]  # --restart only says what to do with backups
+    check_same_study(folder, flags, settings)
     for seed in range(runs):
         path = history_path(folder, seed)
-        if finished(path):
+        failure = recorded_failure(folder, seed, settings)
+        if failure is not None:
+            raise UserError(failure, exit_code=NON_FINITE_LOSS)
+        if finished(path, settings["epochs"]):
             print(f"[INFO] seed {seed}: {path} is finished, skipping it")
             continue
         command = [sys.executable, SCRIPT, "--history", path, "--seed", str(seed), "--diagnostics", *passed_on]
@@ -236,18 +333,20 @@ def run_study(folder, runs, passed_on):
         if status == 128 + signal.SIGINT:  # Ctrl-C, to the study or to the run alone
             raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
                             "to resume it", exit_code=130)
+        if status == NON_FINITE_LOSS:
+            record_divergence(folder, seed)
+            raise UserError(recorded_failure(folder, seed, settings), exit_code=NON_FINITE_LOSS)
         if status != 0:
             raise UserError(f"the run with seed {seed} failed (fashion_mnist.py exit status {status}, its message "
                             "is above); run the same command again to retry it", exit_code=status if status > 0 else 1)
 
     histories = load_study(folder, runs)
-    figures_ = figures(histories)
+    figures_ = figures(histories, POST if trains_as_the_post(settings) else {})
     print("\n".join(format_line(figure) for figure in figures_))
-    from pyimagesearch.files import write_atomically
     from pyimagesearch.plots import plot_study
 
     summary_path, figure_path = os.path.join(folder, "summary.md"), os.path.join(folder, "seeds.png")
-    summary = summary_markdown(figures_, runs, passed_on).encode()
+    summary = summary_markdown(figures_, runs, flags).encode()
     write_atomically(summary_path, lambda file: file.write(summary))
     figure = plot_study(histories)
     write_atomically(figure_path, lambda file: figure.savefig(file, format="png"), suffix=".png")

@@ -227,10 +227,24 @@ def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_d
     history = tmp_path / "training.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
                         small_dataset_dir, "--lr", "1e30")
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.returncode == 3 and "Traceback" not in result.stderr  # not 1, so a caller can tell it from others
     [message] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "the training loss became nan in epoch 1" in message and "--lr 1e+30" in message
     assert not history.exists() and not os.path.exists(str(history) + ".backup")
+
+
+def test_only_the_same_signal_twice_stops_at_once(tmp_path):
+    # the seeds study passes a Ctrl-C on as SIGTERM, not knowing whether the terminal's SIGINT reached the run too;
+    # stopping at once would lose an epoch whose diagnostics were running
+    from pyimagesearch.backup import TrainingBackup, _Stopped
+
+    backup = TrainingBackup(str(tmp_path / "training.pickle"), {})
+    backup.request_stop(signal.SIGINT, None)
+    backup.request_stop(signal.SIGTERM, None)
+    assert backup.stop_signal == signal.SIGINT  # noted, for the next batch's end
+    with pytest.raises(_Stopped) as stopped:
+        backup.request_stop(signal.SIGINT, None)  # a second Ctrl-C
+    assert stopped.value.signal_number == signal.SIGINT
 
 
 def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
