@@ -11,8 +11,8 @@ then draw the curves with `python plot_shift.py --input training.pickle`.
 # loading TensorFlow takes seconds that a mistyped flag should not cost)
 import argparse
 
-from pyimagesearch.cli import dropout_scale, non_negative_int, positive_float, positive_int, seed
-from pyimagesearch.errors import run
+from pyimagesearch.runs.errors import run
+from pyimagesearch.runs.flags import dropout_scale, non_negative_int, positive_float, positive_int, seed
 
 
 def argument_parser():
@@ -66,9 +66,9 @@ def run_settings(args):
 
 def main():
     args = parse_arguments()
-    from pyimagesearch.backends import choose_backend
-    from pyimagesearch.files import check_writable
-    from pyimagesearch.speed import keep_float32, prefer_onednn, use_mixed_precision
+    from pyimagesearch.runs.backends import choose_backend, set_seed
+    from pyimagesearch.runs.files import check_writable
+    from pyimagesearch.speed.settings import keep_float32, prefer_onednn, use_mixed_precision
 
     check_writable(args.history, "history")
     choose_backend()  # before Keras loads: one that is installed (TensorFlow has no wheels for Python 3.14+)
@@ -78,16 +78,14 @@ def main():
     from keras.utils import to_categorical
     from sklearn.metrics import classification_report
 
-    from pyimagesearch.backup import StopOnNonFinite, TrainingBackup
     from pyimagesearch.datasets import load_fashion_mnist
-    from pyimagesearch.history import save_history
     from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.runs.backup import StopOnNonFinite, TrainingBackup
+    from pyimagesearch.runs.history import save_history
     from pyimagesearch.schedule import legacy_time_decay
-    from pyimagesearch.cpu import accelerators, cpu_features
+    from pyimagesearch.speed.cpu import accelerators, cpu_features
 
     if args.seed is not None:
-        from pyimagesearch.reproducibility import set_seed
-
         set_seed(args.seed)
 
     # initialize the number of epochs to train for, base learning rate, and batch size
@@ -101,7 +99,7 @@ def main():
     (trainX, trainY) = (trainX[:args.train_size], trainY[:args.train_size])
     (testX, testY) = (testX[:args.test_size], testY[:args.test_size])
     if args.check_split:
-        from pyimagesearch.split_check import check_split, format_split_report
+        from pyimagesearch.reasons.split_check import check_split, format_split_report
 
         report = check_split(trainX, trainY, testX, testY, threshold=args.near_duplicate_threshold)
         print("\n".join(f"[INFO] {line}" for line in format_split_report(report)))
@@ -137,7 +135,7 @@ def main():
 
     callbacks = []
     if args.diagnostics:
-        from pyimagesearch.diagnostics import ReasonDiagnostics, training_sample
+        from pyimagesearch.reasons.diagnostics import ReasonDiagnostics, training_sample
 
         sample = training_sample(len(trainX), args.diagnostics_size, args.seed)
         diagnostics = ReasonDiagnostics((trainX[sample], trainY[sample]), (testX, testY), batch_size=BS,

@@ -7,13 +7,13 @@ PyImageSearch, 2019). Run it on the history that fashion_mnist.py saved:
 
 With a display it opens the figure, as the post does; `--output FILE` saves it instead, and on a machine without a
 display it is saved beside the input. A history recorded with `fashion_mnist.py --diagnostics` adds a third plot,
-each epoch's gap val_loss - loss as stacked bars of the four terms it splits into (see pyimagesearch/gaps.py), and
+each epoch's gap val_loss - loss as stacked bars of the four terms it splits into (see pyimagesearch/reasons/gaps.py), and
 prints those terms averaged over epoch 1, epochs 1-3 and all epochs.
 """
 # import the necessary packages (matplotlib is imported once the arguments are known to be good)
 import argparse
 
-from pyimagesearch.errors import run
+from pyimagesearch.runs.errors import run
 
 
 def parse_arguments():
@@ -28,8 +28,8 @@ def parse_arguments():
 
 def main():
     args = parse_arguments()
-    from pyimagesearch.gaps import format_gaps, has_diagnostics, mean_gaps
-    from pyimagesearch.history import check_same_length, load_history
+    from pyimagesearch.reasons.gaps import format_gaps, has_diagnostics, mean_gaps
+    from pyimagesearch.runs.history import check_same_length, load_history
 
     # load the training history (refusing any pickle that names code), with one loss per epoch in each list
     H = load_history(args.input)
@@ -39,7 +39,7 @@ def main():
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from pyimagesearch.plots import check_output, explain_single_epoch, plot_diagnostics, show_or_save
+    from pyimagesearch.reasons.plots import check_output, explain_single_epoch, plot_diagnostics, show_or_save
 
     # determine the total number of epochs used for training, then initialize the figure
     epochs = np.arange(0, len(H["loss"]))

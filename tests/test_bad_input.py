@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from pyimagesearch import datasets
-from pyimagesearch.errors import UserError
+from pyimagesearch.runs.errors import UserError
 from tests.conftest import run_script
 
 PREVIOUS = b"the user's earlier history"
@@ -42,7 +42,7 @@ def test_seeds_outside_0_to_2_to_the_32_minus_1_are_refused_by_argparse(value, t
 
 
 def test_the_largest_and_smallest_seeds_are_taken():
-    from pyimagesearch.cli import seed
+    from pyimagesearch.runs.flags import seed
 
     assert (seed("0"), seed("4294967295")) == (0, 2**32 - 1)
 

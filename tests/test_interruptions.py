@@ -77,9 +77,9 @@ def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_d
 def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path):
     import keras
 
-    from pyimagesearch.backup import TrainingBackup
     from pyimagesearch.datasets import read_idx_folder
     from pyimagesearch.minivggnet import MiniVGGNet
+    from pyimagesearch.runs.backup import TrainingBackup
     from pyimagesearch.schedule import compile_as_in_the_post
 
     ((images, labels), _) = read_idx_folder(small_dataset_dir)
@@ -180,7 +180,7 @@ def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_d
 
 WRITER = """
 import sys
-from pyimagesearch.history import save_history
+from pyimagesearch.runs.history import save_history
 histories = [{"loss": [float(i)] * 20000, "val_loss": [float(i)] * 20000} for i in (1, 2)]
 i = 0
 while True:
@@ -236,7 +236,7 @@ def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_d
 def test_only_the_same_signal_twice_stops_at_once(tmp_path):
     # the seeds study passes a Ctrl-C on as SIGTERM, not knowing whether the terminal's SIGINT reached the run too;
     # stopping at once would lose an epoch whose diagnostics were running
-    from pyimagesearch.backup import TrainingBackup, _Stopped
+    from pyimagesearch.runs.backup import TrainingBackup, _Stopped
 
     backup = TrainingBackup(str(tmp_path / "training.pickle"), {})
     backup.request_stop(signal.SIGINT, None)
@@ -276,7 +276,7 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
 def test_a_seed_on_jax_asks_xla_for_deterministic_gpu_kernels_before_the_first_array(monkeypatch, flags, expected):
     import keras
 
-    from pyimagesearch.reproducibility import set_seed
+    from pyimagesearch.runs.backends import set_seed
 
     seen = []
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
@@ -287,8 +287,8 @@ def test_a_seed_on_jax_asks_xla_for_deterministic_gpu_kernels_before_the_first_a
 
 
 def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
-    from pyimagesearch.backup import TrainingBackup
-    from pyimagesearch.errors import UserError
+    from pyimagesearch.runs.backup import TrainingBackup
+    from pyimagesearch.runs.errors import UserError
 
     history = tmp_path / "training.pickle"
     os.makedirs(str(history) + ".backup")
@@ -303,8 +303,8 @@ def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
 def test_a_closed_pipe_met_after_ctrl_c_is_reported_as_the_ctrl_c(tmp_path):
     # Ctrl-C stops the `tee` we write to as well; the progress bar may meet the closed pipe before the next batch's
     # end sees the stop, and the user still pressed Ctrl-C
-    from pyimagesearch.backup import TrainingBackup
-    from pyimagesearch.errors import UserError
+    from pyimagesearch.runs.backup import TrainingBackup
+    from pyimagesearch.runs.errors import UserError
 
     backup = TrainingBackup(str(tmp_path / "h.pickle"), {"epochs": 4})
     with pytest.raises(UserError) as raised:

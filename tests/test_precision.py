@@ -1,6 +1,5 @@
 """float32 means float32: the scripts turn TensorFloat-32 off on every backend, read back from a real run."""
 import json
-import os
 import re
 import subprocess
 import sys
@@ -60,7 +59,7 @@ def test_the_lowered_jax_train_step_asks_for_the_highest_precision():
 
     from pyimagesearch.minivggnet import MiniVGGNet
     from pyimagesearch.schedule import compile_as_in_the_post
-    from pyimagesearch.speed import keep_float32
+    from pyimagesearch.speed.settings import keep_float32
 
     images, targets = np.zeros((32, 28, 28, 1), "float32"), np.zeros((32, 10), "float32")
     model = MiniVGGNet.build(28, 28, 1, 10)

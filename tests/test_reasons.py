@@ -10,14 +10,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from pyimagesearch.diagnostics import (ReasonDiagnostics, batch_normalization_layers, dropout_off, dropout_switches,
-                                       moving_statistics, training_sample)
-from pyimagesearch.gaps import LOGGED_GAP, TERMS, format_gaps, gap_terms, mean_gaps, spans
-from pyimagesearch.history import DIAGNOSTIC_KEYS
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.reproducibility import set_seed
+from pyimagesearch.reasons.diagnostics import (
+    ReasonDiagnostics,
+    batch_normalization_layers,
+    dropout_off,
+    dropout_switches,
+    moving_statistics,
+    training_sample,
+)
+from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, format_gaps, gap_terms, mean_gaps, spans
+from pyimagesearch.reasons.split_check import check_split, format_split_report
+from pyimagesearch.runs.backends import set_seed
+from pyimagesearch.runs.history import DIAGNOSTIC_KEYS
 from pyimagesearch.schedule import legacy_time_decay
-from pyimagesearch.split_check import check_split, format_split_report
 from tests.conftest import ROOT, run_script
 
 TERM_NAMES = [name for name, _, _ in TERMS]
@@ -461,7 +467,7 @@ def test_split_check_runs_alone_without_training(tmp_path):
     train, train_labels, validation, validation_labels = planted_splits()
     write_idx_folder(tmp_path / "data", (train, train_labels.astype(np.uint8)),
                      (validation, validation_labels.astype(np.uint8)))
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.split_check", "--dataset-dir", str(tmp_path / "data"),
+    result = subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.split_check", "--dataset-dir", str(tmp_path / "data"),
                              "--near-duplicate-threshold", "0.001"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("exact duplicates across splits: 2")

@@ -11,9 +11,20 @@ import time
 
 import pytest
 
-from pyimagesearch.seeds import (POST, Figure, epoch_staying_above, figures, finished, first_epoch_above, format_line,
-                                  study_flag, summary_markdown, trains_as_the_post, training_script,
-                                  training_settings)
+from pyimagesearch.reasons.seeds import (
+    POST,
+    Figure,
+    epoch_staying_above,
+    figures,
+    finished,
+    first_epoch_above,
+    format_line,
+    study_flag,
+    summary_markdown,
+    training_script,
+    training_settings,
+    trains_as_the_post,
+)
 from tests.conftest import ROOT
 
 EPOCHS = 3
@@ -22,7 +33,7 @@ LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<m
 
 
 def study_command(folder, dataset_dir, *extra):
-    return [sys.executable, "-m", "pyimagesearch.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
+    return [sys.executable, "-m", "pyimagesearch.reasons.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
             str(EPOCHS), "--dataset-dir", str(dataset_dir), "--diagnostics-size", "64", *extra]
 
 
@@ -159,7 +170,7 @@ def test_the_figure_is_a_png(study):
 # --- without training ---
 
 def run_study(*arguments):
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.seeds", *map(str, arguments)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.seeds", *map(str, arguments)], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -288,8 +299,8 @@ def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp
 STUDY_OF_A_STAND_IN = """
 import sys
 
-import pyimagesearch.seeds as seeds
-from pyimagesearch.errors import run
+import pyimagesearch.reasons.seeds as seeds
+from pyimagesearch.runs.errors import run
 
 stand_in = sys.argv.pop(1)
 train_to_end = seeds.train_to_end
@@ -298,7 +309,7 @@ run(seeds.main)
 """
 
 # seed 0 finishes its THREE_EPOCHS; seed 1 stops on a NaN loss in epoch 2, which leaves the first epoch's history in
-# the pickle and no backup, as pyimagesearch/backup.py does; each start is noted in starts.log
+# the pickle and no backup, as pyimagesearch/runs/backup.py does; each start is noted in starts.log
 DIVERGES_IN_EPOCH_2 = """
 import os
 import pickle

@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
-from pyimagesearch.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.speed import use_mixed_precision
+from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
+from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
+from pyimagesearch.speed.settings import use_mixed_precision
 from tests.conftest import ROOT, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
 
@@ -25,8 +25,8 @@ needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None
 
 
 def run_benchmark(*arguments, **popen):
-    """`python -m pyimagesearch.benchmark ...` from the repository root; returns CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.benchmark", *map(str, arguments)], cwd=ROOT,
+    """`python -m pyimagesearch.speed.benchmark ...` from the repository root; returns CompletedProcess."""
+    return subprocess.run([sys.executable, "-m", "pyimagesearch.speed.benchmark", *map(str, arguments)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300, **popen)
 
 
@@ -158,7 +158,7 @@ def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so
 @pytest.mark.backends
 def test_the_accelerator_check_answers_on_every_backend():
     # Keras's device list differs by backend (PyTorch has none in Keras 3.15); the check must answer everywhere
-    from pyimagesearch.cpu import accelerators
+    from pyimagesearch.speed.cpu import accelerators
 
     assert all(not device.lower().startswith("cpu") for device in accelerators())
 
@@ -193,18 +193,18 @@ def test_each_configuration_sets_only_its_own_settings_over_the_environment():
 
 
 def test_importing_the_benchmark_loads_no_keras_so_its_onednn_setting_comes_first():
-    loaded = subprocess.run([sys.executable, "-c", "import sys, pyimagesearch.benchmark; print(sorted({'keras', "
+    loaded = subprocess.run([sys.executable, "-c", "import sys, pyimagesearch.speed.benchmark; print(sorted({'keras', "
                              "'tf_keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
 
 
-# Runs the benchmark as `python -m pyimagesearch.benchmark ...` would, then prints the settings that run left.
+# Runs the benchmark as `python -m pyimagesearch.speed.benchmark ...` would, then prints the settings that run left.
 READ_BACK = """
 import runpy, sys
 sys.argv = ["benchmark"] + sys.argv[1:]
-runpy.run_module("pyimagesearch.benchmark", run_name="__main__", alter_sys=True)
+runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys=True)
 """ + PRINT_SETTINGS
 
 
@@ -295,7 +295,7 @@ def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
 
 
 def test_onednn_is_preferred_unless_the_user_chose():
-    from pyimagesearch.speed import prefer_onednn
+    from pyimagesearch.speed.settings import prefer_onednn
 
     unset, chosen = {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}
     prefer_onednn(unset)

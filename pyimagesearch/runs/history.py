@@ -2,10 +2,10 @@
 import io
 import pickle
 
-from pyimagesearch.errors import UserError
-from pyimagesearch.files import write_atomically
+from pyimagesearch.runs.errors import UserError
+from pyimagesearch.runs.files import write_atomically
 
-# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/diagnostics.py); a history
+# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/reasons/diagnostics.py); a history
 # from before the train_end keys existed has only the last three
 DIAGNOSTIC_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_inference_loss", "train_inference_accuracy",
                    "val_dropout_loss")

@@ -8,7 +8,7 @@ on CPU-only machines.
 """
 import os
 
-from pyimagesearch.cpu import bfloat16_is_fast
+from pyimagesearch.speed.cpu import bfloat16_is_fast
 
 
 def prefer_onednn(environment=os.environ):

@@ -2,7 +2,7 @@
 
 Run it alone, without training:
 
-    python -m pyimagesearch.split_check [--dataset-dir DIR] [--near-duplicate-threshold 0.02]
+    python -m pyimagesearch.reasons.split_check [--dataset-dir DIR] [--near-duplicate-threshold 0.02]
 """
 import argparse
 import hashlib
@@ -103,9 +103,9 @@ def format_split_report(report):
 
 
 def main():
-    from pyimagesearch.cli import positive_float
     from pyimagesearch.datasets import load_fashion_mnist
-    from pyimagesearch.errors import run
+    from pyimagesearch.runs.errors import run
+    from pyimagesearch.runs.flags import positive_float
 
     parser = argparse.ArgumentParser(description="Check Fashion-MNIST's two splits for leaks and differences.")
     parser.add_argument("--dataset-dir", metavar="DIR", default=None,

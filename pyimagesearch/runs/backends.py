@@ -1,4 +1,4 @@
-"""Which backend Keras runs on: the user's choice, else one that is installed. Call before anything imports Keras.
+"""Which backend Keras runs on (the user's choice, else one that is installed), and seeding it for `--seed`.
 
 Keras 3 runs on TensorFlow unless `KERAS_BACKEND` or its configuration file (`keras.json`) names another, and it
 stops with a traceback when that backend is not installed. TensorFlow publishes no wheels for Python 3.14 and later,
@@ -9,7 +9,7 @@ import importlib.util
 import json
 import os
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.runs.errors import UserError
 
 # the order of preference, Keras's own default first; each with the packages it needs and how to install them
 BACKENDS = {
@@ -75,3 +75,23 @@ def choose_backend(environment=os.environ):
               else "TensorFlow is not installed")
     print(f"[INFO] {reason}, so Keras runs on {NAMES[backend]} ({CHOOSE})", flush=True)
     return backend
+
+
+def set_seed(seed):
+    """Seed Python, numpy and the backend (Keras's own call), and ask the backend for deterministic kernels.
+
+    Without the last step two seeded runs still differ: on TensorFlow in the last digits, because some CPU kernels sum
+    in a thread-dependent order; on JAX with a GPU from the first epoch, because XLA autotunes convolutions and sums
+    with atomics there.
+    """
+    import keras
+
+    from pyimagesearch.keras_internals import ask_xla_for_deterministic_gpu_kernels
+
+    if keras.backend.backend() == "jax":
+        ask_xla_for_deterministic_gpu_kernels()
+    keras.utils.set_random_seed(seed)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()

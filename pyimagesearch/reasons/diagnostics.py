@@ -13,7 +13,7 @@ closer to how `val_loss` is measured, and adds to the epoch's logs (so to H.hist
 so that, every epoch, `val_loss - loss` is the sum of (train_end_loss - loss), the running mean (reason 2);
 (train_end_nodropout_loss - train_end_loss), dropout (reason 1); (train_inference_loss - train_end_nodropout_loss),
 batch-norm's batch against moving statistics; and (val_loss - train_inference_loss), what is left when both sets
-are measured alike. pyimagesearch/gaps.py does that arithmetic.
+are measured alike. pyimagesearch/reasons/gaps.py does that arithmetic.
 
 Use it on your own compiled model (Sequential, functional or subclassed, any compiled loss):
 
@@ -31,6 +31,13 @@ import time
 import keras
 import numpy as np
 
+from pyimagesearch.keras_internals import (
+    all_layers,
+    call_takes_training,
+    seed_generators,
+    torch_global_generator_forked,
+)
+
 # Each of these layers skips its random draw when this attribute is 0 (`if training and self.rate > 0`), which turns
 # the layer into the identity in training mode while batch-norm stays on batch statistics. SpatialDropout1D/2D/3D
 # subclass Dropout.
@@ -47,12 +54,12 @@ def training_sample(count, size, seed=None):
 
 def dropout_switches(model):
     """[(layer, attribute)] for every dropout-family layer in `model`, nested models included."""
-    return [(layer, attribute) for layer in model._flatten_layers()
+    return [(layer, attribute) for layer in all_layers(model)
             for kind, attribute in DROPOUT_FAMILY if isinstance(layer, kind)]
 
 
 def batch_normalization_layers(model):
-    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    return [layer for layer in all_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 @contextlib.contextmanager
@@ -82,22 +89,6 @@ def moving_statistics(layers):
             layer.trainable = trainable
             for weight, weight_trainable in weights:
                 weight.trainable = weight_trainable
-
-
-@contextlib.contextmanager
-def torch_generator_forked(random):
-    """On Keras's PyTorch backend a dropout layer without a seed of its own draws from torch's global generator (its
-    fast path), which no StatelessScope maps: fork that generator, seeded from `random`, so that measuring neither
-    reads nor advances training's, and build no autograd graph. Elsewhere a no-op that draws nothing from `random`:
-    there every draw comes from the seed states handed to the scope."""
-    if keras.backend.backend() != "torch":
-        yield
-        return
-    import torch
-
-    with torch.random.fork_rng(), torch.no_grad():
-        torch.manual_seed(int(random.integers(1, 2**31 - 1)))
-        yield
 
 
 def accuracy_function(targets, predictions):
@@ -153,7 +144,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         seeds = self._fresh_seeds()
         count = len(keras.tree.flatten(images)[0])
         total_loss = total_correct = 0.0
-        with torch_generator_forked(self.random):
+        with torch_global_generator_forked(self.random):
             for start in range(0, count, self.batch_size):
                 batch = keras.tree.map_structure(lambda array: array[start:start + self.batch_size], (images, targets))
                 loss, correct, seeds = step(*batch, seeds)
@@ -163,7 +154,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         return total_loss / count, total_correct / count
 
     def _seed_states(self):
-        return [generator.state for layer in self.model._flatten_layers() for generator in layer._seed_generators]
+        return [generator.state for generator in seed_generators(self.model)]
 
     def _fresh_seeds(self):
         return [keras.ops.convert_to_tensor(np.array([self.random.integers(1, 2**31 - 1), 0]), dtype=state.dtype)
@@ -211,7 +202,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
             # as Keras's own train and test steps call it: a model whose call() takes no `training` runs its
             # layers in inference mode even in fit(), and is measured that way here too
-            if self.model._call_has_training_arg:
+            if call_takes_training(self.model):
                 predictions = self.model(images, training=training)
             else:
                 predictions = self.model(images)

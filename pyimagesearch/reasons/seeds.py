@@ -7,7 +7,7 @@ every flag that changes training is at its default, the post's), writes that tab
 DIR/seeds.png: the post's two plots as mean curves with min-max bands, and the gap val_loss - loss split into its
 four terms (mean per epoch, min-max error bars).
 
-    python -m pyimagesearch.seeds --runs 5 --folder seeds
+    python -m pyimagesearch.reasons.seeds --runs 5 --folder seeds
 
 Flags it does not know go to every run of fashion_mnist.py (e.g. `--epochs 3 --train-size 6000`); fashion_mnist.py's
 own parser checks them first, so a mistyped one fails at once (exit 2) and writes nothing. The study sets `--seed`,
@@ -38,12 +38,13 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-from pyimagesearch.cli import positive_int
-from pyimagesearch.errors import NON_FINITE_LOSS, UserError, run
-from pyimagesearch.files import write_atomically
-from pyimagesearch.history import DIAGNOSTIC_KEYS, load_history
+from pyimagesearch.runs.errors import NON_FINITE_LOSS, UserError, run
+from pyimagesearch.runs.files import write_atomically
+from pyimagesearch.runs.flags import positive_int
+from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, load_history
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fashion_mnist.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "fashion_mnist.py")
 STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
 FLAGS_FILE = "study.json"
 POST = {"final val_accuracy": 0.9312, "epoch 1 loss": 0.5433, "epoch 1 val_loss": 0.3281}
@@ -228,7 +229,7 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    from pyimagesearch.gaps import TERMS, gap_terms, spans
+    from pyimagesearch.reasons.gaps import TERMS, gap_terms, spans
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
@@ -343,7 +344,7 @@ def run_study(folder, runs, passed_on, settings):
     histories = load_study(folder, runs)
     figures_ = figures(histories, POST if trains_as_the_post(settings) else {})
     print("\n".join(format_line(figure) for figure in figures_))
-    from pyimagesearch.plots import plot_study
+    from pyimagesearch.reasons.plots import plot_study
 
     summary_path, figure_path = os.path.join(folder, "summary.md"), os.path.join(folder, "seeds.png")
     summary = summary_markdown(figures_, runs, flags).encode()

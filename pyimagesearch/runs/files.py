@@ -2,7 +2,7 @@
 import os
 import tempfile
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.runs.errors import UserError
 
 
 def check_writable(path, what):

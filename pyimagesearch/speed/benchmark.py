@@ -1,8 +1,8 @@
 """How fast does the post's training run here? Variants timed side by side, on the real data.
 
-    python -m pyimagesearch.benchmark                       # a few minutes: the post's fit against 32 steps a call
-    python -m pyimagesearch.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
-    python -m pyimagesearch.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
+    python -m pyimagesearch.speed.benchmark                       # a few minutes: the post's fit against 32 steps a call
+    python -m pyimagesearch.speed.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
+    python -m pyimagesearch.speed.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 
-from pyimagesearch.backends import choose_backend
-from pyimagesearch.cli import positive_int
-from pyimagesearch.errors import UserError, run
-from pyimagesearch.speed import keep_float32, prefer_onednn
+from pyimagesearch.runs.backends import choose_backend
+from pyimagesearch.runs.errors import UserError, run
+from pyimagesearch.runs.flags import positive_int
+from pyimagesearch.speed.settings import keep_float32, prefer_onednn
 
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
 STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
@@ -72,7 +72,7 @@ def describe_machine(keras):
     """One line: Keras and its backend, the CPU's count and features, and, under TensorFlow, whether oneDNN is on."""
     import platform
 
-    from pyimagesearch.cpu import FEATURES, accelerators, cpu_features, onednn_default
+    from pyimagesearch.speed.cpu import FEATURES, accelerators, cpu_features, onednn_default
 
     features = cpu_features()
     found = " ".join(feature for feature in FEATURES if feature in features) or f"none of {' '.join(FEATURES)}"
@@ -284,7 +284,7 @@ def time_configurations(args):
     for turn in range(args.repeats):
         for name in args.configurations:
             environment = configuration_environment(name, args.emulate_avx2)
-            command = [sys.executable, "-m", "pyimagesearch.benchmark", "--variants", "plain", "--steps",
+            command = [sys.executable, "-m", "pyimagesearch.speed.benchmark", "--variants", "plain", "--steps",
                        str(args.steps), "--repeats", "1", "--json"]
             if name == "keras2":
                 command.append("--keras2")

@@ -6,9 +6,9 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.errors import UserError
-from pyimagesearch.files import check_writable, write_atomically
-from pyimagesearch.gaps import LOGGED_GAP, gap_terms
+from pyimagesearch.reasons.gaps import LOGGED_GAP, gap_terms
+from pyimagesearch.runs.errors import UserError
+from pyimagesearch.runs.files import check_writable, write_atomically
 
 
 def plot_diagnostics(ax, history, epochs):

@@ -27,12 +27,12 @@ def accelerators():
     """The devices Keras's backend trains on other than the CPU (GPUs, TPUs), as Keras names them."""
     import keras
 
-    try:
-        devices = keras.distribution.list_devices()
-    except AttributeError:  # Keras 3.15 has no distribution support for PyTorch, so ask PyTorch itself
+    if keras.backend.backend() == "torch":  # Keras's device list (keras.distribution) serves JAX and TensorFlow only
         import torch
 
         devices = [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    else:
+        devices = keras.distribution.list_devices()
     return [device for device in devices if not device.lower().startswith("cpu")]
 
 

@@ -1,6 +1,6 @@
 """The logged gap `val_loss - loss` of each epoch as the sum of four terms, one per reason, from one history.
 
-Each term is the step from one measurement to the next (see pyimagesearch/diagnostics.py), so the four add up to
+Each term is the step from one measurement to the next (see pyimagesearch/reasons/diagnostics.py), so the four add up to
 the logged gap exactly, whatever the sample or the dropout draw:
 
     val_loss - loss = (train_end_loss - loss)                            reason 2: running mean over the epoch
@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pyimagesearch.history import DIAGNOSTIC_KEYS
+from pyimagesearch.runs.history import DIAGNOSTIC_KEYS
 
 # (name, later measurement, earlier measurement): each term is later minus earlier
 TERMS = (

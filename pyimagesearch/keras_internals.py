@@ -1,0 +1,54 @@
+"""The one place that relies on Keras, or a backend under it, beyond their public API.
+
+Each function says what it relies on and why no public API serves; tests/test_keras_internals.py checks each
+behaviour on the installed Keras and names the Keras version when one changes. Everything else in the package uses
+public API only.
+"""
+import contextlib
+import os
+
+import keras
+
+
+def all_layers(model):
+    """Every layer of `model`, nested models' layers included, and the model itself. `model.layers` lists only the
+    top level, and Keras has no public recursive walk: this is the private one Keras uses for its own bookkeeping."""
+    return list(model._flatten_layers())
+
+
+def seed_generators(model):
+    """The seed generators of every layer (a dropout layer's random state), in a fixed order. Keras keeps them in
+    each layer's private `_seed_generators` list; their states are variables that `StatelessScope` can map, which is
+    how the diagnostics draw dropout masks of their own without advancing training's."""
+    return [generator for layer in all_layers(model) for generator in layer._seed_generators]
+
+
+def call_takes_training(model):
+    """Whether `model.call` takes a `training` argument, as Keras's own train and test steps check before passing
+    it (a model whose call() takes none runs its layers in inference mode even in fit())."""
+    return model._call_has_training_arg
+
+
+@contextlib.contextmanager
+def torch_global_generator_forked(random):
+    """On the PyTorch backend a dropout layer without a seed of its own draws from torch's global generator (Keras's
+    fast path there), which no StatelessScope maps: fork that generator, seeded from the numpy generator `random`, so
+    that the block neither reads nor advances training's, and build no autograd graph. On other backends a no-op that
+    draws nothing from `random`."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(int(random.integers(1, 2**31 - 1)))
+        yield
+
+
+def ask_xla_for_deterministic_gpu_kernels(environment=os.environ):
+    """Add XLA's `--xla_gpu_deterministic_ops=true` to XLA_FLAGS unless the user set it: on a GPU, XLA autotunes
+    convolutions and sums with atomics, so two seeded JAX runs differ from the first epoch. JAX has no public switch
+    for it, and XLA reads its flags only when JAX starts its backend, so this must come before the first array."""
+    flags = environment.get("XLA_FLAGS", "")
+    if "xla_gpu_deterministic_ops" not in flags:
+        environment["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
