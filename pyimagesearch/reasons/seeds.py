@@ -55,6 +55,7 @@ NOT_TRAINING = ("dataset_dir", "diagnostics_size")
 
 def parse_arguments(argv=None):
     ap = argparse.ArgumentParser(
+        prog="python -m pyimagesearch.reasons.seeds",
         description="Run fashion_mnist.py --diagnostics with seeds 0..N-1 and summarize the spread.",
         epilog="Any other flag is passed on to every run of fashion_mnist.py, except --seed, --history and "
                "--diagnostics, which the study sets.", allow_abbrev=False)

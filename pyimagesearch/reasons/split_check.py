@@ -107,7 +107,8 @@ def main():
     from pyimagesearch.runs.errors import run
     from pyimagesearch.runs.flags import positive_float
 
-    parser = argparse.ArgumentParser(description="Check Fashion-MNIST's two splits for leaks and differences.")
+    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.reasons.split_check",
+                                     description="Check Fashion-MNIST's two splits for leaks and differences.")
     parser.add_argument("--dataset-dir", metavar="DIR", default=None,
                         help="folder with the four *-ubyte.gz files (default: Debian's package, else Keras's loader)")
     parser.add_argument("--near-duplicate-threshold", type=positive_float, default=0.02, metavar="RMS",

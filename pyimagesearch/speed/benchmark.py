@@ -320,7 +320,8 @@ def steps_in_an_epoch(text):
 
 
 def parse_arguments():
-    parser = argparse.ArgumentParser(description="Time MiniVGGNet training variants side by side.")
+    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.speed.benchmark",
+                                     description="Time MiniVGGNet training variants side by side.")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
                         metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
     parser.add_argument("--configurations", nargs="+", choices=list(CONFIGURATIONS), default=None, metavar="NAME",
