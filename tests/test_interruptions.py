@@ -1,7 +1,6 @@
 """A long run survives its interruption: faults done for real on a few hundred images."""
 import json
 import os
-import pickle
 import random
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, backed_up_epochs, load_pickle, run_script
 
 EPOCHS = 4
 
@@ -21,14 +20,6 @@ def start(history, dataset_dir, *extra, epochs=EPOCHS):
                              "--epochs", str(epochs), "--dataset-dir", str(dataset_dir), *map(str, extra)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # nothing lost in a buffer at a kill
-
-
-def backed_up_epochs(history):
-    try:
-        with open(str(history) + ".backup/state.json") as file:
-            return json.load(file)["epochs"]
-    except (OSError, ValueError):
-        return 0
 
 
 def wait_for_epochs(process, history, epochs, timeout=180):
@@ -47,11 +38,6 @@ def kill_after_epochs(history, dataset_dir, epochs):
     process.wait()
 
 
-def load(history):
-    with open(history, "rb") as file:
-        return pickle.load(file)
-
-
 @pytest.mark.backends
 def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
@@ -65,7 +51,7 @@ def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_d
     assert result.returncode == 0, result.stderr
     assert f"[INFO] resuming from {history}.backup: {backed_up['epochs']} of {EPOCHS} epochs already done" \
         in result.stdout
-    final = load(history)
+    final = load_pickle(history)
     assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(values) == EPOCHS for values in final.values())
     # the epochs from before the kill are kept as they were measured
@@ -115,7 +101,7 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
-    saved = load(history)
+    saved = load_pickle(history)
     epochs = len(saved["loss"])
     assert 1 <= epochs < EPOCHS and all(len(values) == epochs for values in saved.values())
     assert f"the {epochs} finished epochs is in {history}" in message
@@ -142,7 +128,7 @@ def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signa
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert signal.Signals(exit_code - 128).name in message and "run the same command again to resume" in message
-    epochs = len(load(history)["loss"])
+    epochs = len(load_pickle(history)["loss"])
     assert 1 <= epochs < EPOCHS and f"the {epochs} finished epochs is in {history}" in message
     assert os.path.isfile(str(history) + ".backup/state.json")
 
@@ -173,7 +159,7 @@ def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_d
     assert len(resumed) == 3
     for finished, stdout in resumed:
         assert f"[INFO] resuming from {history}.backup: {finished} of {epochs} epochs already done" in stdout
-    final = load(history)
+    final = load_pickle(history)
     assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(values) == epochs for values in final.values())
 
@@ -201,7 +187,7 @@ def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path
         process.kill()
         process.wait()
         if path.exists():
-            history = load(path)
+            history = load_pickle(path)
             assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
             complete += 1
     assert complete > 100  # most kills landed after the first write, so the check means something
@@ -220,7 +206,7 @@ def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_datase
     restarted = run_script("fashion_mnist.py", "--history", history, "--epochs", 1, "--dataset-dir",
                            small_dataset_dir, "--restart")
     assert restarted.returncode == 0, restarted.stderr
-    assert "resuming" not in restarted.stdout and len(load(history)["loss"]) == 1
+    assert "resuming" not in restarted.stdout and len(load_pickle(history)["loss"]) == 1
 
 
 def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_dir, tmp_path):
@@ -253,7 +239,7 @@ def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
                         small_dataset_dir, "--lr", "1", "--seed", 0)
     assert result.returncode == 0, result.stderr
-    assert all(np.isfinite(load(history)["loss"]))
+    assert all(np.isfinite(load_pickle(history)["loss"]))
 
 
 @pytest.mark.backends
@@ -264,7 +250,7 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
         result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
                             small_dataset_dir, "--seed", 7)
         assert result.returncode == 0, result.stderr
-        histories.append(load(history))
+        histories.append(load_pickle(history))
     assert histories[0] == histories[1]
 
 

@@ -1,12 +1,8 @@
 """Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap's four terms, the third axes, the split
 check."""
-import os
 import pickle
-import runpy
-import sys
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -24,7 +20,7 @@ from pyimagesearch.reasons.split_check import check_split, format_split_report
 from pyimagesearch.runs.backends import set_seed
 from pyimagesearch.runs.history import DIAGNOSTIC_KEYS
 from pyimagesearch.schedule import legacy_time_decay
-from tests.conftest import ROOT, run_script
+from tests.conftest import draw, run_module, run_script
 
 TERM_NAMES = [name for name, _, _ in TERMS]
 
@@ -365,17 +361,10 @@ def test_format_gaps_prints_an_aligned_table_with_signs():
     assert len({len(line) for line in lines}) == 1  # every column lines up
 
 
-def draw(history_path, output, monkeypatch, capsys):
-    plt.close("all")
-    monkeypatch.setattr(sys, "argv", ["plot_shift.py", "--input", str(history_path), "--output", str(output)])
-    runpy.run_path(os.path.join(ROOT, "plot_shift.py"), run_name="__main__")
-    return plt.gcf(), capsys.readouterr().out
-
-
 def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, tmp_path, monkeypatch, capsys):
     _, history_path, history = diagnostics_run
-    figure, printed = draw(history_path, tmp_path / "plot.png", monkeypatch, capsys)
-    axes = figure.get_axes()
+    axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    printed = capsys.readouterr().out
     assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot",
                                                "Gap val_loss - loss by Reason"]
     assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[-0.5, 0.5, 1.5], [0, 1, 2]]  # the post's
@@ -401,7 +390,8 @@ def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path
     path = tmp_path / "training.pickle"
     path.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "val_loss": [0.3, 0.3], "train_inference_loss": [0.2, 0.1],
                                    "train_inference_accuracy": [0.9, 0.95], "val_dropout_loss": [0.4, 0.35]}))
-    figure, printed = draw(path, tmp_path / "plot.png", monkeypatch, capsys)
+    figure = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch)
+    printed = capsys.readouterr().out
     assert [ax.get_title() for ax in figure.get_axes()] == ["Unshifted Loss Plot", "Shifted Loss Plot"]
     assert "mean over" not in printed and (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -442,14 +432,20 @@ def test_split_check_reports_class_share_and_intensity():
     assert report.train_intensity[1] == pytest.approx((train / 255).std())
 
 
-def test_check_split_flag_prints_the_report_lines(tmp_path):
+@pytest.fixture
+def planted_split_dir(tmp_path):
+    """planted_splits() as a --dataset-dir folder."""
     from pyimagesearch.datasets import write_idx_folder
 
     train, train_labels, validation, validation_labels = planted_splits()
     write_idx_folder(tmp_path / "data", (train, train_labels.astype(np.uint8)),
                      (validation, validation_labels.astype(np.uint8)))
+    return tmp_path / "data"
+
+
+def test_check_split_flag_prints_the_report_lines(tmp_path, planted_split_dir):
     result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        tmp_path / "data", "--check-split")
+                        planted_split_dir, "--check-split")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     exact = next(line for line in lines if line.startswith("[INFO] exact duplicates across splits:"))
@@ -459,16 +455,9 @@ def test_check_split_flag_prints_the_report_lines(tmp_path):
     assert lines.index(near) < lines.index("[INFO] training model...")
 
 
-def test_split_check_runs_alone_without_training(tmp_path):
-    import subprocess
-
-    from pyimagesearch.datasets import write_idx_folder
-
-    train, train_labels, validation, validation_labels = planted_splits()
-    write_idx_folder(tmp_path / "data", (train, train_labels.astype(np.uint8)),
-                     (validation, validation_labels.astype(np.uint8)))
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.split_check", "--dataset-dir", str(tmp_path / "data"),
-                             "--near-duplicate-threshold", "0.001"], cwd=ROOT, capture_output=True, text=True)
+def test_split_check_runs_alone_without_training(planted_split_dir):
+    result = run_module("pyimagesearch.reasons.split_check", "--dataset-dir", planted_split_dir,
+                        "--near-duplicate-threshold", "0.001")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("exact duplicates across splits: 2")
     assert "near duplicates across splits: 0 below RMS 0.001" in result.stdout

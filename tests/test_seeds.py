@@ -25,7 +25,7 @@ from pyimagesearch.reasons.seeds import (
     training_settings,
     trains_as_the_post,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, backed_up_epochs, load_pickle, run_module
 
 EPOCHS = 3
 LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<min>\S+), max (?P<max>\S+) "
@@ -35,19 +35,6 @@ LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<m
 def study_command(folder, dataset_dir, *extra):
     return [sys.executable, "-m", "pyimagesearch.reasons.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
             str(EPOCHS), "--dataset-dir", str(dataset_dir), "--diagnostics-size", "64", *extra]
-
-
-def backed_up_epochs(history):
-    try:
-        with open(history + ".backup/state.json") as file:
-            return json.load(file)["epochs"]
-    except (OSError, ValueError):
-        return 0
-
-
-def load(path):
-    with open(path, "rb") as file:
-        return pickle.load(file)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +58,7 @@ def study(tmp_path_factory, small_dataset_dir):
         seed_0_written = os.stat(seed_0).st_mtime_ns
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=120)
-    interrupted = {"returncode": process.returncode, "output": log.read_text(), "partial": load(seed_1),
+    interrupted = {"returncode": process.returncode, "output": log.read_text(), "partial": load_pickle(seed_1),
                    "backed_up": backed_up_epochs(seed_1), "backup_kept": os.path.isdir(seed_1 + ".backup")}
     resumed = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
                              timeout=300)
@@ -79,7 +66,7 @@ def study(tmp_path_factory, small_dataset_dir):
     again = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
     return {"folder": folder, "interrupted": interrupted, "resumed": resumed, "again": again,
-            "histories": [load(seed_0), load(seed_1)],
+            "histories": [load_pickle(seed_0), load_pickle(seed_1)],
             "written": (seed_0_written, seed_1_written, os.stat(seed_0).st_mtime_ns, os.stat(seed_1).st_mtime_ns)}
 
 
@@ -109,7 +96,7 @@ def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
 
 
 def test_a_third_invocation_retrains_nothing(study):
-    again, folder = study["again"], study["folder"]
+    again = study["again"]
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("is finished, skipping it") == 2 and "[INFO] loading Fashion MNIST" not in again.stdout
     _, seed_1_before, _, seed_1_after = study["written"]
@@ -170,8 +157,7 @@ def test_the_figure_is_a_png(study):
 # --- without training ---
 
 def run_study(*arguments):
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.seeds", *map(str, arguments)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return run_module("pyimagesearch.reasons.seeds", *arguments, timeout=60)
 
 
 @pytest.mark.parametrize("token, flag", [("--seed", "--seed"), ("--seed=3", "--seed"), ("--hist", "--history"),

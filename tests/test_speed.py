@@ -1,5 +1,4 @@
 """The speed work changes how the computation runs, never what it computes."""
-import importlib.util
 import json
 import os
 import pickle
@@ -15,19 +14,13 @@ from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, needs_tf_keras, run_module, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
-
-# Keras 2 is not one of the project's requirements; only the benchmark's keras2 configuration uses it
-needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None,
-                                    reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
-                                           "version>")
 
 
 def run_benchmark(*arguments, **popen):
     """`python -m pyimagesearch.speed.benchmark ...` from the repository root; returns CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.speed.benchmark", *map(str, arguments)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, **popen)
+    return run_module("pyimagesearch.speed.benchmark", *arguments, **popen)
 
 
 def test_flop_count_comes_from_the_layer_shapes():
