@@ -274,7 +274,7 @@ def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
 def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
     from importlib.metadata import version
 
-    from pyimagesearch import benchmark
+    from pyimagesearch.speed import benchmark
 
     monkeypatch.setitem(sys.modules, "tf_keras", None)  # what find_spec and import see of a missing module
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # main() sets it; this puts it back afterwards
