@@ -14,7 +14,7 @@ from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
-from tests.conftest import ROOT, needs_tf_keras, run_module, run_script
+from tests.conftest import ROOT, installed, needs_tf_keras, run_module, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
 
 
@@ -158,11 +158,23 @@ def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so
 
 
 @pytest.mark.backends
-def test_the_accelerator_check_answers_on_every_backend():
-    # Keras's device list differs by backend (PyTorch has none in Keras 3.15); the check must answer everywhere
+def test_the_accelerator_check_drops_the_cpus_and_keeps_the_accelerators_on_every_backend(monkeypatch):
+    # JAX and TensorFlow list their devices through Keras, CPUs among them; Keras 3.15 lists none for PyTorch, which
+    # is asked for its CUDA devices. Both are faked, so each backend must read its own list.
     from pyimagesearch.speed.cpu import accelerators
 
-    assert all(not device.lower().startswith("cpu") for device in accelerators())
+    def fake(devices, cuda_devices):
+        monkeypatch.setattr(keras.distribution, "list_devices", lambda device_type=None: devices)
+        if installed("torch"):
+            import torch
+
+            monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda_devices)
+
+    on_torch = keras.backend.backend() == "torch"
+    fake(["cpu:0", "CPU:1", "gpu:0", "gpu:1", "tpu:0"], 2)
+    assert accelerators() == (["cuda:0", "cuda:1"] if on_torch else ["gpu:0", "gpu:1", "tpu:0"])
+    fake(["CPU:0", "cpu:1"], 0)
+    assert accelerators() == []
 
 
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
