@@ -14,7 +14,7 @@ from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
-from tests.conftest import ROOT, installed, needs_tf_keras, run_module, run_script
+from tests.conftest import ROOT, installed, needs_tf_keras, requires_tensorflow, run_module, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
 
 
@@ -223,15 +223,14 @@ runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys
 
 
 @pytest.mark.backends
-def test_the_benchmark_trains_with_the_scripts_onednn_and_float32_settings(small_dataset_dir):
+def test_the_benchmark_trains_in_full_float32_as_the_script_does(small_dataset_dir):
     result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
                              "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=without_onednn_setting())
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     read_back = json.loads(result.stdout.splitlines()[-1])
+    assert read_back["backend"] == keras.backend.backend()
     assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
-    if read_back["backend"] == "tensorflow":  # TensorFlow says so on stderr when oneDNN is on
-        assert "oneDNN custom operations are on" in result.stderr
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -317,9 +316,54 @@ def test_onednn_is_preferred_unless_the_user_chose():
     assert unset == {"TF_ENABLE_ONEDNN_OPTS": "1"} and chosen == {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
-def test_the_default_run_trains_with_onednn_on(small_dataset_dir, tmp_path):
-    # TensorFlow says so on stderr when oneDNN is on; without the setting it would stay off on an AVX2-only CPU
-    result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        small_dataset_dir, env={**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"})
+# Runs a script (`script PATH ...`) or a module (`module NAME ...`) as `python` would, up to the moment TensorFlow
+# starts to load, which is when TensorFlow reads TF_ENABLE_ONEDNN_OPTS; prints the variable as it is then and stops
+# there, so no TensorFlow is loaded. Prints "never" if TensorFlow was not imported.
+AT_TENSORFLOW_IMPORT = """
+import importlib.machinery, json, os, runpy, sys
+
+
+class StopWhereTensorFlowLoads:
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+
+        def exec_module(module):  # only an import runs this; importlib.util.find_spec("tensorflow") does not
+            print(json.dumps(os.environ.get("TF_ENABLE_ONEDNN_OPTS")), flush=True)
+            os._exit(0)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, StopWhereTensorFlowLoads())
+kind, name = sys.argv[1:3]
+sys.argv = [name] + sys.argv[3:]
+if kind == "script":
+    runpy.run_path(name, run_name="__main__")
+else:
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
+print(json.dumps("never"))
+"""
+
+
+@requires_tensorflow
+@pytest.mark.parametrize("chosen, seen", [(None, "1"), ("0", "0")], ids=["no choice: on", "the user's 0 kept"])
+@pytest.mark.parametrize("program", ["fashion_mnist.py", "benchmark"])
+def test_tensorflow_loads_with_onednn_on_unless_the_user_chose(program, chosen, seen, small_dataset_dir, tmp_path):
+    # TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 VNNI, bfloat16 or AMX; the scripts ask for it
+    # everywhere, so on such a CPU only the variable itself, as TensorFlow reads it, tells whether they did
+    if program == "fashion_mnist.py":
+        arguments = ["script", "fashion_mnist.py", "--history", str(tmp_path / "h.pickle"), "--epochs", "1",
+                     "--dataset-dir", str(small_dataset_dir)]
+    else:
+        arguments = ["module", "pyimagesearch.speed.benchmark", "--variants", "plain", "--steps", "2", "--repeats",
+                     "1", "--dataset-dir", str(small_dataset_dir)]
+    environment = {**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"}
+    if chosen is not None:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = chosen
+    result = subprocess.run([sys.executable, "-c", AT_TENSORFLOW_IMPORT, *arguments], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=environment)
     assert result.returncode == 0, result.stderr
-    assert "oneDNN custom operations are on" in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == seen
