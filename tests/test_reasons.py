@@ -302,17 +302,34 @@ def diagnostics_run(tmp_path_factory, small_dataset_dir):
 
 
 @pytest.mark.backends
-def test_the_four_terms_add_up_to_the_logged_gap_every_epoch(diagnostics_run):
+def test_a_real_run_records_every_measurement_and_its_four_terms_add_up_to_the_logged_gap(diagnostics_run):
     _, _, history = diagnostics_run
     assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
     assert all(len(values) == 3 and all(type(value) is float for value in values) for values in history.values())
     terms = gap_terms(history)
     for epoch in range(3):
-        gap = history["val_loss"][epoch] - history["loss"][epoch]
-        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(gap, abs=1e-12)
-        assert terms[LOGGED_GAP][epoch] == pytest.approx(gap, abs=1e-15)
+        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(
+            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
         assert all(terms[name][epoch] != 0 for name in TERM_NAMES)  # each reason is there in MiniVGGNet
     assert "[INFO] diagnostics took" in diagnostics_run[0].stdout
+
+
+# chosen so that no two pairs of keys differ by the same amounts over the two epochs (nor by their negatives): a
+# term taken from a wrong key, or with its sign turned, gives numbers other than those asked for below
+TWO_EPOCHS = {"loss": [1.00, 0.60], "train_end_loss": [0.93, 0.58], "train_end_nodropout_loss": [0.74, 0.51],
+              "train_inference_loss": [0.43, 0.35], "val_loss": [0.88, 0.66], "accuracy": [0.61, 0.72],
+              "val_accuracy": [0.57, 0.79], "train_inference_accuracy": [0.52, 0.83], "val_dropout_loss": [1.37, 0.97]}
+
+
+def test_each_term_is_one_measurement_minus_the_one_before_it():
+    terms = gap_terms(TWO_EPOCHS)
+    assert list(terms) == ["reason 2 (running mean)", "reason 1 (dropout)", "batch-norm statistics",
+                           "generalization (reason 3 if < 0)", LOGGED_GAP]
+    assert list(terms["reason 2 (running mean)"]) == pytest.approx([-0.07, -0.02])  # train_end_loss - loss
+    assert list(terms["reason 1 (dropout)"]) == pytest.approx([-0.19, -0.07])  # train_end_nodropout_loss - train_end
+    assert list(terms["batch-norm statistics"]) == pytest.approx([-0.31, -0.16])  # inference - nodropout
+    assert list(terms["generalization (reason 3 if < 0)"]) == pytest.approx([0.45, 0.31])  # val_loss - inference
+    assert list(terms[LOGGED_GAP]) == pytest.approx([-0.12, 0.06])  # val_loss - loss
 
 
 def test_without_dropout_the_dropout_term_is_exactly_zero(tmp_path, small_dataset_dir):
@@ -380,7 +397,8 @@ def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, 
                 for patch in [container.patches[epoch]] if patch.get_height() > 0]
         assert max(tops, default=0.0) == pytest.approx(sum(max(terms[name][epoch], 0.0) for name in TERM_NAMES))
     [logged] = [line for line in axes[2].get_lines() if line.get_label() == LOGGED_GAP]
-    assert list(logged.get_ydata()) == pytest.approx(list(terms[LOGGED_GAP]))
+    assert list(logged.get_ydata()) == pytest.approx([val_loss - loss for val_loss, loss in zip(history["val_loss"],
+                                                                                                 history["loss"])])
     assert printed.splitlines()[0].endswith("epoch 1  epochs 1-3")
     reason_2 = next(line for line in printed.splitlines() if line.startswith("reason 2 (running mean)"))
     assert reason_2.split()[-2] == f"{terms['reason 2 (running mean)'][0]:+.4f}"
