@@ -1,6 +1,7 @@
 """Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap's four terms, the third axes, the split
 check."""
 import pickle
+import re
 
 import keras
 import numpy as np
@@ -179,16 +180,43 @@ def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
                                                                  history["train_end_nodropout_loss"]))
 
 
-def test_every_keras_dropout_layer_has_its_switch():
-    layers = [keras.layers.Dropout(0.1), keras.layers.SpatialDropout1D(0.2), keras.layers.SpatialDropout2D(0.3),
-              keras.layers.SpatialDropout3D(0.4), keras.layers.GaussianDropout(0.5), keras.layers.GaussianNoise(0.6),
-              keras.layers.AlphaDropout(0.7), keras.layers.Dense(3), keras.layers.LayerNormalization()]
-    model = keras.Sequential([keras.Sequential(layers[:4]), *layers[4:]])
+def keras_dropout_family():
+    """Every layer class keras.layers exports that drops or perturbs in training only, found by inspection: the
+    subclasses of Keras's four random regularizers, and any class named like one."""
+    bases = (keras.layers.Dropout, keras.layers.GaussianDropout, keras.layers.AlphaDropout, keras.layers.GaussianNoise)
+    family = [kind for name, kind in vars(keras.layers).items()
+              if isinstance(kind, type) and issubclass(kind, keras.layers.Layer)
+              and (issubclass(kind, bases) or name.endswith(("Dropout", "Noise")))]
+    return sorted(family, key=lambda kind: kind.__name__)
+
+
+def test_every_keras_dropout_layer_is_found_and_switched_off():
+    family = keras_dropout_family()
+    assert {keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.GaussianNoise} <= set(family)
+    layers = [kind(0.1 * (index + 1)) for index, kind in enumerate(family)]  # its rate (or stddev): 0.1, 0.2, ...
+    others = [keras.layers.Dense(3), keras.layers.LayerNormalization(), keras.layers.BatchNormalization()]
+    half = len(layers) // 2
+    model = keras.Sequential([keras.Sequential(layers[:half] + others[:1]), *layers[half:], *others[1:]])
     switches = dropout_switches(model)
-    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    # each layer once, and nothing else
+    assert sorted(type(layer).__name__ for layer, _ in switches) == [kind.__name__ for kind in family]
+    assert {id(layer) for layer, _ in switches} == set(map(id, layers))
+    given = {id(layer): 0.1 * (index + 1) for index, layer in enumerate(layers)}
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
+
+    def in_training(layer):
+        # a batch of ones with the layer's spatial axes (two for SpatialDropout2D) and channels
+        spatial = re.search(r"(\d)D$", type(layer).__name__)
+        dimensions = int(spatial.group(1)) if spatial else 1
+        ones = np.ones((4,) + (8,) * dimensions + (16,), dtype="float32")
+        return keras.ops.convert_to_numpy(layer(ones, training=True)), ones
+
+    assert all(not np.array_equal(*in_training(layer)) for layer in layers)  # each one does something in training
     with dropout_off(switches):
-        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * 7
-    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * len(layers)
+        unchanged = [type(layer).__name__ for layer in layers if np.array_equal(*in_training(layer))]
+    assert unchanged == [kind.__name__ for kind in family]  # off, each passes its input through untouched
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
 
 
 def snapshot(model):
