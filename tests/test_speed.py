@@ -189,9 +189,19 @@ def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_datase
     assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
 
 
-def test_emulating_avx2_needs_configurations():
-    result = run_benchmark("--emulate-avx2")
-    assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+def parse_benchmark_arguments(monkeypatch, *arguments):
+    from pyimagesearch.speed.benchmark import parse_arguments
+
+    monkeypatch.setattr(sys, "argv", ["benchmark", *arguments])
+    return parse_arguments()
+
+
+def test_emulating_avx2_needs_configurations(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_benchmark_arguments(monkeypatch, "--emulate-avx2")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "benchmark: error: --emulate-avx2 goes with --configurations"
+    assert parse_benchmark_arguments(monkeypatch, "--emulate-avx2", "--configurations", "tensorflow").emulate_avx2
 
 
 def test_each_configuration_sets_only_its_own_settings_over_the_environment():
@@ -234,12 +244,21 @@ def test_the_benchmark_trains_in_full_float32_as_the_script_does(small_dataset_d
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches"),
+    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches (60000 images / 32)"),
     (["--steps", "0"], "argument --steps: '0' is not positive"),
     (["--repeats", "0"], "argument --repeats: '0' is not positive")])
-def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message):
-    result = run_benchmark(*arguments)
-    assert result.returncode == 2 and message in result.stderr
+def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_benchmark_arguments(monkeypatch, *arguments)
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == f"benchmark: error: {message}"
+    assert parse_benchmark_arguments(monkeypatch, "--steps", "1875", "--repeats", "1").steps == 1875
+
+
+def test_a_bad_benchmark_flag_exits_2_with_argparses_one_line_before_loading_keras():
+    result = run_benchmark("--steps", "0")
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith("usage: benchmark.py")
+    assert result.stderr.splitlines()[-1] == "benchmark.py: error: argument --steps: '0' is not positive"
 
 
 @pytest.mark.parametrize("arguments, message", [
