@@ -164,11 +164,14 @@ def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_d
     assert all(len(values) == epochs for values in final.values())
 
 
+# rewrites a 200 kB history in a loop, alternating two, and prints "written" once the first is in place
 WRITER = """
 import sys
 from pyimagesearch.runs.history import save_history
 histories = [{"loss": [float(i)] * 20000, "val_loss": [float(i)] * 20000} for i in (1, 2)]
-i = 0
+save_history(histories[0], sys.argv[1])
+print("written", flush=True)
+i = 1
 while True:
     save_history(histories[i % 2], sys.argv[1])
     i += 1
@@ -176,21 +179,25 @@ while True:
 
 
 def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path):
-    # 200 SIGKILLs at random moments of a loop that rewrites a 200 kB history: every time, the file is one of the
-    # two complete histories (or absent, if killed before the first write)
+    # SIGKILLs at random moments (seeded) of a loop that rewrites the history, until three of them have landed in
+    # the middle of a write, which leaves its temporary file behind: every time, the history is one of the two
+    # complete ones
     path = tmp_path / "training.pickle"
     generator = random.Random(2)
-    complete = 0
-    for _ in range(200):
-        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
-        time.sleep(generator.uniform(0.02, 0.15))
+    kills = 0
+    while len([name for name in os.listdir(tmp_path) if name.endswith(".tmp")]) < 3:
+        assert kills < 30, "no kill landed in the middle of a write"
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                                   text=True)
+        assert process.stdout.readline() == "written\n"
+        time.sleep(generator.uniform(0.0, 0.05))
         process.kill()
         process.wait()
-        if path.exists():
-            history = load_pickle(path)
-            assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
-            complete += 1
-    assert complete > 100  # most kills landed after the first write, so the check means something
+        process.stdout.close()
+        kills += 1
+        history = load_pickle(path)
+        assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
+        assert history["val_loss"] == history["loss"]
 
 
 def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_dataset_dir, tmp_path):
