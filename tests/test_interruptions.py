@@ -38,6 +38,7 @@ def kill_after_epochs(history, dataset_dir, epochs):
     process.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
@@ -89,6 +90,7 @@ def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after))
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signal_number, exit_code,
@@ -109,6 +111,7 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     assert os.path.isfile(str(history) + ".backup/state.json")  # kept for the resume
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (None, 141)],
                          ids=["SIGINT", "SIGTERM", "pipe closed alone"])
 def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signal_number, exit_code,
@@ -133,6 +136,7 @@ def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signa
     assert os.path.isfile(str(history) + ".backup/state.json")
 
 
+@pytest.mark.slow
 def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_dir, tmp_path):
     # three SIGKILLs, each at a random moment (seeded, so a failure can be replayed) of the epoch after one more
     # has been backed up: every rerun must resume where the last backup stood, and the last one must finish (six
@@ -200,6 +204,7 @@ def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path
         assert history["val_loss"] == history["loss"]
 
 
+@pytest.mark.slow
 def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
     kill_after_epochs(history, small_dataset_dir, 1)
@@ -216,6 +221,7 @@ def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_datase
     assert "resuming" not in restarted.stdout and len(load_pickle(history)["loss"]) == 1
 
 
+@pytest.mark.slow
 def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
@@ -240,6 +246,7 @@ def test_only_the_same_signal_twice_stops_at_once(tmp_path):
     assert stopped.value.signal_number == signal.SIGINT
 
 
+@pytest.mark.slow
 def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
     # --lr 1 is a hundred times the post's rate; the decay (1 / 25 per batch) tames it and no NaN stops the run
     history = tmp_path / "training.pickle"
@@ -249,6 +256,7 @@ def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
     assert all(np.isfinite(load_pickle(history)["loss"]))
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
     histories = []

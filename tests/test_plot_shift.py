@@ -59,6 +59,7 @@ def test_without_display_or_output_it_saves_a_png_beside_the_input(history_file)
     assert not [name for name in os.listdir(history_file.parent) if name.startswith(".")]  # no temporary left
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_draws_the_history_of_a_real_short_run(tmp_path, monkeypatch, small_dataset_dir):
     history = tmp_path / "training.pickle"

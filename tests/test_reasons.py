@@ -329,6 +329,7 @@ def diagnostics_run(tmp_path_factory, small_dataset_dir):
     return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_a_real_run_records_every_measurement_and_its_four_terms_add_up_to_the_logged_gap(diagnostics_run):
     _, _, history = diagnostics_run
@@ -360,6 +361,7 @@ def test_each_term_is_one_measurement_minus_the_one_before_it():
     assert list(terms[LOGGED_GAP]) == pytest.approx([-0.12, 0.06])  # val_loss - loss
 
 
+@pytest.mark.slow
 def test_without_dropout_the_dropout_term_is_exactly_zero(tmp_path, small_dataset_dir):
     _, _, history = train(tmp_path, small_dataset_dir, "--dropout-scale", 0)
     assert list(gap_terms(history)["reason 1 (dropout)"]) == [0.0, 0.0, 0.0]
@@ -406,6 +408,7 @@ def test_format_gaps_prints_an_aligned_table_with_signs():
     assert len({len(line) for line in lines}) == 1  # every column lines up
 
 
+@pytest.mark.slow
 def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, tmp_path, monkeypatch, capsys):
     _, history_path, history = diagnostics_run
     axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
@@ -489,6 +492,7 @@ def planted_split_dir(tmp_path):
     return tmp_path / "data"
 
 
+@pytest.mark.slow
 def test_check_split_flag_prints_the_report_lines(tmp_path, planted_split_dir):
     result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
                         planted_split_dir, "--check-split")

@@ -70,6 +70,7 @@ def study(tmp_path_factory, small_dataset_dir):
             "written": (seed_0_written, seed_1_written, os.stat(seed_0).st_mtime_ns, os.stat(seed_1).st_mtime_ns)}
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_whole_study_with_exit_130_and_one_line(study):
     interrupted = study["interrupted"]
     assert interrupted["returncode"] == 130
@@ -80,6 +81,7 @@ def test_ctrl_c_stops_the_whole_study_with_exit_130_and_one_line(study):
     assert 1 <= len(interrupted["partial"]["loss"]) < EPOCHS and interrupted["backup_kept"]
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
     resumed, folder = study["resumed"], study["folder"]
     assert resumed.returncode == 0, resumed.stderr
@@ -95,6 +97,7 @@ def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
     assert not os.path.exists(folder / "seed-1.pickle.backup")
 
 
+@pytest.mark.slow
 def test_a_third_invocation_retrains_nothing(study):
     again = study["again"]
     assert again.returncode == 0, again.stderr
@@ -120,6 +123,7 @@ def expected_figures(histories):
     return expected
 
 
+@pytest.mark.slow
 def test_summary_lines_are_the_pickles_numbers(study):
     histories = study["histories"]
     printed = {match["name"]: match for match in map(LINE.match, study["again"].stdout.splitlines()) if match}
@@ -140,6 +144,7 @@ def test_summary_lines_are_the_pickles_numbers(study):
     assert line.endswith(f"({never} of 2 runs never had one)" if never else "(every run had one)")
 
 
+@pytest.mark.slow
 def test_summary_md_holds_the_same_numbers(study):
     summary = (study["folder"] / "summary.md").read_text()
     for name, values in expected_figures(study["histories"]).items():
@@ -149,6 +154,7 @@ def test_summary_md_holds_the_same_numbers(study):
     assert "\n| figure | mean | sd | min | max | runs |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" in summary
 
 
+@pytest.mark.slow
 def test_the_figure_is_a_png(study):
     with open(study["folder"] / "seeds.png", "rb") as file:
         assert file.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -326,6 +332,7 @@ def diverged(folder, seed, epoch, rate):
             f"cause is a learning rate too high, so start the study with a lower --lr than {rate} in another --folder")
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_a_nan_loss_fails_the_study_now_and_on_every_rerun(tmp_path, small_dataset_dir):
     folder = tmp_path / "study"
     command = ["--runs", 2, "--folder", folder, "--epochs", 2, "--dataset-dir", small_dataset_dir,
@@ -386,8 +393,9 @@ sys.exit(130)
 
 
 @pytest.mark.parametrize("reaches_the_run, seconds, signals", [
-    (True, 11, ["SIGINT", "SIGTERM", "SIGINT"]),  # two Ctrl-C in a terminal, to the study's process group
-    (False, 2, ["SIGTERM"]),                      # `kill -INT` of the study alone
+    # two Ctrl-C in a terminal, to the study's process group
+    pytest.param(True, 11, ["SIGINT", "SIGTERM", "SIGINT"], marks=pytest.mark.slow),
+    (False, 2, ["SIGTERM"]),  # `kill -INT` of the study alone
 ])
 def test_ctrl_c_makes_the_study_wait_for_the_run_however_long_and_pass_the_stop_on_once(tmp_path, reaches_the_run,
                                                                                         seconds, signals):

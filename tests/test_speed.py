@@ -91,6 +91,7 @@ def test_the_benchmark_clock_waits_for_the_work_a_backend_has_queued():
     assert 0.4 <= train < 2 and 0.4 <= validate < 2
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
     history = tmp_path / "bf16.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir", small_dataset_dir,
@@ -101,6 +102,7 @@ def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_pa
     assert recorded["loss"][1] < recorded["loss"][0]
 
 
+@pytest.mark.slow
 def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
     result = run_benchmark("--variants", "steps32", "bf16", "--steps", 2, "--repeats", 1, "--dataset-dir",
                            small_dataset_dir)
@@ -177,6 +179,7 @@ def test_the_accelerator_check_drops_the_cpus_and_keeps_the_accelerators_on_ever
     assert accelerators() == []
 
 
+@pytest.mark.slow
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
     result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
                            "--dataset-dir", small_dataset_dir, env=without_onednn_setting())
@@ -232,6 +235,7 @@ runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys
 """ + PRINT_SETTINGS
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_the_benchmark_trains_in_full_float32_as_the_script_does(small_dataset_dir):
     result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
@@ -295,6 +299,7 @@ def test_keras2_builds_the_same_network_and_compiles_it_as_the_post_did():
     assert configuration["decay"] == pytest.approx(0.01 / 25)
 
 
+@pytest.mark.slow
 @needs_tf_keras
 def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
     from importlib.metadata import version
