@@ -1,5 +1,9 @@
-"""Shared fixtures: the scripts run as a reader runs them, on real Fashion-MNIST where it is installed."""
+"""Shared fixtures and helpers: the scripts run as a reader runs them, on real Fashion-MNIST where it is installed."""
+import importlib.util
+import json
 import os
+import pickle
+import runpy
 import subprocess
 import sys
 
@@ -18,6 +22,11 @@ from pyimagesearch.runs.backends import choose_backend, installed  # noqa: E402
 choose_backend()
 requires_tensorflow = pytest.mark.skipif(not installed("tensorflow"),
                                          reason="TensorFlow is not installed (it has no wheels for Python 3.14+)")
+# Keras 2 is not one of the project's requirements; the benchmark's keras2 configuration and the check of the post's
+# own optimizer use it
+needs_tf_keras = pytest.mark.skipif(not installed("tensorflow") or importlib.util.find_spec("tf_keras") is None,
+                                    reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
+                                           "version>")
 
 
 def run_script(script, *arguments, timeout=300, **popen):
@@ -25,6 +34,37 @@ def run_script(script, *arguments, timeout=300, **popen):
     popen.setdefault("cwd", ROOT)
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *map(str, arguments)],
                           capture_output=True, text=True, timeout=timeout, **popen)
+
+
+def run_module(module, *arguments, timeout=300, **popen):
+    """`python -m module ...` in a subprocess from the repository root; returns CompletedProcess."""
+    popen.setdefault("cwd", ROOT)
+    return subprocess.run([sys.executable, "-m", module, *map(str, arguments)], capture_output=True, text=True,
+                          timeout=timeout, **popen)
+
+
+def load_pickle(path):
+    with open(path, "rb") as file:
+        return pickle.load(file)
+
+
+def backed_up_epochs(history):
+    """How many epochs the backup beside `history` holds: 0 before the first is saved (or while it is replaced)."""
+    try:
+        with open(os.fspath(history) + ".backup/state.json") as file:
+            return json.load(file)["epochs"]
+    except (OSError, ValueError):
+        return 0
+
+
+def draw(history_path, *arguments, monkeypatch):
+    """Run plot_shift.py on `history_path` in this process (as __main__) and return its figure."""
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    monkeypatch.setattr(sys, "argv", ["plot_shift.py", "--input", str(history_path), *map(str, arguments)])
+    runpy.run_path(os.path.join(ROOT, "plot_shift.py"), run_name="__main__")
+    return plt.gcf()
 
 
 def debian_data_installed():

@@ -32,6 +32,7 @@ def short_run(tmp_path, dataset_dir, environment):
                       dataset_dir, env=environment)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not installed("jax"), reason="JAX is not installed")
 @pytest.mark.parametrize("written", [False, True], ids=["no keras.json", "keras.json naming tensorflow"])
 def test_without_tensorflow_the_script_trains_on_jax_and_says_why(tmp_path, small_dataset_dir, written):
@@ -68,6 +69,7 @@ def test_a_chosen_backend_that_is_missing_is_kept_and_named(tmp_path, small_data
     assert not (tmp_path / "h.pickle").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not installed("torch"), reason="PyTorch is not installed")
 def test_the_users_choice_is_kept_without_a_word(tmp_path, small_dataset_dir):
     # JAX comes before PyTorch in the fallback order: KERAS_BACKEND=torch must win over it

@@ -80,6 +80,7 @@ def test_report_names_all_ten_labels_even_when_the_test_slice_misses_some(short_
     assert "accuracy" in report and "macro avg" in report
 
 
+@pytest.mark.slow
 def test_dataset_dir_is_read_instead_of_the_package(small_dataset_dir, tmp_path):
     history = tmp_path / "h.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 1, "--dataset-dir", small_dataset_dir,
@@ -97,6 +98,7 @@ def readme_quick_command():
     return shlex.split(line.split("#")[0])[2:]
 
 
+@pytest.mark.slow
 def test_the_readmes_quick_run_shows_the_posts_effect(real_data, tmp_path):
     arguments = readme_quick_command()
     assert arguments[:2] == ["--history", "quick.pickle"] and "--seed" in arguments

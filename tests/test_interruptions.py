@@ -1,7 +1,6 @@
 """A long run survives its interruption: faults done for real on a few hundred images."""
 import json
 import os
-import pickle
 import random
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, backed_up_epochs, load_pickle, run_script
 
 EPOCHS = 4
 
@@ -21,14 +20,6 @@ def start(history, dataset_dir, *extra, epochs=EPOCHS):
                              "--epochs", str(epochs), "--dataset-dir", str(dataset_dir), *map(str, extra)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # nothing lost in a buffer at a kill
-
-
-def backed_up_epochs(history):
-    try:
-        with open(str(history) + ".backup/state.json") as file:
-            return json.load(file)["epochs"]
-    except (OSError, ValueError):
-        return 0
 
 
 def wait_for_epochs(process, history, epochs, timeout=180):
@@ -47,11 +38,7 @@ def kill_after_epochs(history, dataset_dir, epochs):
     process.wait()
 
 
-def load(history):
-    with open(history, "rb") as file:
-        return pickle.load(file)
-
-
+@pytest.mark.slow
 @pytest.mark.backends
 def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
@@ -65,7 +52,7 @@ def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_d
     assert result.returncode == 0, result.stderr
     assert f"[INFO] resuming from {history}.backup: {backed_up['epochs']} of {EPOCHS} epochs already done" \
         in result.stdout
-    final = load(history)
+    final = load_pickle(history)
     assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(values) == EPOCHS for values in final.values())
     # the epochs from before the kill are kept as they were measured
@@ -103,6 +90,7 @@ def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after))
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signal_number, exit_code,
@@ -115,7 +103,7 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     assert process.returncode == exit_code, stderr
     assert "Traceback" not in stderr
     [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
-    saved = load(history)
+    saved = load_pickle(history)
     epochs = len(saved["loss"])
     assert 1 <= epochs < EPOCHS and all(len(values) == epochs for values in saved.values())
     assert f"the {epochs} finished epochs is in {history}" in message
@@ -123,6 +111,7 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     assert os.path.isfile(str(history) + ".backup/state.json")  # kept for the resume
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (None, 141)],
                          ids=["SIGINT", "SIGTERM", "pipe closed alone"])
 def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signal_number, exit_code,
@@ -142,11 +131,12 @@ def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signa
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert signal.Signals(exit_code - 128).name in message and "run the same command again to resume" in message
-    epochs = len(load(history)["loss"])
+    epochs = len(load_pickle(history)["loss"])
     assert 1 <= epochs < EPOCHS and f"the {epochs} finished epochs is in {history}" in message
     assert os.path.isfile(str(history) + ".backup/state.json")
 
 
+@pytest.mark.slow
 def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_dir, tmp_path):
     # three SIGKILLs, each at a random moment (seeded, so a failure can be replayed) of the epoch after one more
     # has been backed up: every rerun must resume where the last backup stood, and the last one must finish (six
@@ -173,16 +163,19 @@ def test_random_sigkills_during_a_run_still_end_with_every_epoch(small_dataset_d
     assert len(resumed) == 3
     for finished, stdout in resumed:
         assert f"[INFO] resuming from {history}.backup: {finished} of {epochs} epochs already done" in stdout
-    final = load(history)
+    final = load_pickle(history)
     assert sorted(final) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(values) == epochs for values in final.values())
 
 
+# rewrites a 200 kB history in a loop, alternating two, and prints "written" once the first is in place
 WRITER = """
 import sys
 from pyimagesearch.runs.history import save_history
 histories = [{"loss": [float(i)] * 20000, "val_loss": [float(i)] * 20000} for i in (1, 2)]
-i = 0
+save_history(histories[0], sys.argv[1])
+print("written", flush=True)
+i = 1
 while True:
     save_history(histories[i % 2], sys.argv[1])
     i += 1
@@ -190,23 +183,28 @@ while True:
 
 
 def test_kills_while_the_history_is_written_never_leave_a_broken_pickle(tmp_path):
-    # 200 SIGKILLs at random moments of a loop that rewrites a 200 kB history: every time, the file is one of the
-    # two complete histories (or absent, if killed before the first write)
+    # SIGKILLs at random moments (seeded) of a loop that rewrites the history, until three of them have landed in
+    # the middle of a write, which leaves its temporary file behind: every time, the history is one of the two
+    # complete ones
     path = tmp_path / "training.pickle"
     generator = random.Random(2)
-    complete = 0
-    for _ in range(200):
-        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT)
-        time.sleep(generator.uniform(0.02, 0.15))
+    kills = 0
+    while len([name for name in os.listdir(tmp_path) if name.endswith(".tmp")]) < 3:
+        assert kills < 30, "no kill landed in the middle of a write"
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE,
+                                   text=True)
+        assert process.stdout.readline() == "written\n"
+        time.sleep(generator.uniform(0.0, 0.05))
         process.kill()
         process.wait()
-        if path.exists():
-            history = load(path)
-            assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
-            complete += 1
-    assert complete > 100  # most kills landed after the first write, so the check means something
+        process.stdout.close()
+        kills += 1
+        history = load_pickle(path)
+        assert history["loss"][0] in (1.0, 2.0) and len(history["loss"]) == 20000 == len(history["val_loss"])
+        assert history["val_loss"] == history["loss"]
 
 
+@pytest.mark.slow
 def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
     kill_after_epochs(history, small_dataset_dir, 1)
@@ -220,9 +218,10 @@ def test_a_rerun_with_other_settings_is_refused_with_how_to_restart(small_datase
     restarted = run_script("fashion_mnist.py", "--history", history, "--epochs", 1, "--dataset-dir",
                            small_dataset_dir, "--restart")
     assert restarted.returncode == 0, restarted.stderr
-    assert "resuming" not in restarted.stdout and len(load(history)["loss"]) == 1
+    assert "resuming" not in restarted.stdout and len(load_pickle(history)["loss"]) == 1
 
 
+@pytest.mark.slow
 def test_a_diverging_learning_rate_stops_on_nan_with_its_message(small_dataset_dir, tmp_path):
     history = tmp_path / "training.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
@@ -247,15 +246,17 @@ def test_only_the_same_signal_twice_stops_at_once(tmp_path):
     assert stopped.value.signal_number == signal.SIGINT
 
 
+@pytest.mark.slow
 def test_a_large_rate_decays_before_it_diverges(small_dataset_dir, tmp_path):
     # --lr 1 is a hundred times the post's rate; the decay (1 / 25 per batch) tames it and no NaN stops the run
     history = tmp_path / "training.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
                         small_dataset_dir, "--lr", "1", "--seed", 0)
     assert result.returncode == 0, result.stderr
-    assert all(np.isfinite(load(history)["loss"]))
+    assert all(np.isfinite(load_pickle(history)["loss"]))
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
     histories = []
@@ -264,7 +265,7 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
         result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir",
                             small_dataset_dir, "--seed", 7)
         assert result.returncode == 0, result.stderr
-        histories.append(load(history))
+        histories.append(load_pickle(history))
     assert histories[0] == histories[1]
 
 

@@ -1,25 +1,14 @@
 """plot_shift.py draws what the post draws: line data read back from the figure."""
 import os
 import pickle
-import runpy
-import sys
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, run_script
+from tests.conftest import draw, run_script
 
 HISTORY = {"loss": [0.9, 0.5, 0.4, 0.35], "val_loss": [0.6, 0.45, 0.41, 0.38],
            "accuracy": [0.7, 0.8, 0.85, 0.87], "val_accuracy": [0.8, 0.84, 0.86, 0.87]}
-
-
-def draw(history_path, *arguments, monkeypatch):
-    """Run plot_shift.py in this process (as __main__) and return its figure."""
-    plt.close("all")
-    monkeypatch.setattr(sys, "argv", ["plot_shift.py", "--input", str(history_path), *map(str, arguments)])
-    runpy.run_path(os.path.join(ROOT, "plot_shift.py"), run_name="__main__")
-    return plt.gcf()
 
 
 def lines_of(ax):
@@ -70,6 +59,7 @@ def test_without_display_or_output_it_saves_a_png_beside_the_input(history_file)
     assert not [name for name in os.listdir(history_file.parent) if name.startswith(".")]  # no temporary left
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_draws_the_history_of_a_real_short_run(tmp_path, monkeypatch, small_dataset_dir):
     history = tmp_path / "training.pickle"

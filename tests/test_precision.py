@@ -41,6 +41,7 @@ FULL_FLOAT32 = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.backends
 def test_the_training_script_turns_tensorfloat32_off_for_its_backend(small_dataset_dir, tmp_path):
     result = subprocess.run([sys.executable, "-c", READ_BACK, "--history", str(tmp_path / "h.pickle"), "--epochs",

@@ -1,12 +1,9 @@
 """Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap's four terms, the third axes, the split
 check."""
-import os
 import pickle
-import runpy
-import sys
+import re
 
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -24,7 +21,7 @@ from pyimagesearch.reasons.split_check import check_split, format_split_report
 from pyimagesearch.runs.backends import set_seed
 from pyimagesearch.runs.history import DIAGNOSTIC_KEYS
 from pyimagesearch.schedule import legacy_time_decay
-from tests.conftest import ROOT, run_script
+from tests.conftest import draw, run_module, run_script
 
 TERM_NAMES = [name for name, _, _ in TERMS]
 
@@ -183,16 +180,43 @@ def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
                                                                  history["train_end_nodropout_loss"]))
 
 
-def test_every_keras_dropout_layer_has_its_switch():
-    layers = [keras.layers.Dropout(0.1), keras.layers.SpatialDropout1D(0.2), keras.layers.SpatialDropout2D(0.3),
-              keras.layers.SpatialDropout3D(0.4), keras.layers.GaussianDropout(0.5), keras.layers.GaussianNoise(0.6),
-              keras.layers.AlphaDropout(0.7), keras.layers.Dense(3), keras.layers.LayerNormalization()]
-    model = keras.Sequential([keras.Sequential(layers[:4]), *layers[4:]])
+def keras_dropout_family():
+    """Every layer class keras.layers exports that drops or perturbs in training only, found by inspection: the
+    subclasses of Keras's four random regularizers, and any class named like one."""
+    bases = (keras.layers.Dropout, keras.layers.GaussianDropout, keras.layers.AlphaDropout, keras.layers.GaussianNoise)
+    family = [kind for name, kind in vars(keras.layers).items()
+              if isinstance(kind, type) and issubclass(kind, keras.layers.Layer)
+              and (issubclass(kind, bases) or name.endswith(("Dropout", "Noise")))]
+    return sorted(family, key=lambda kind: kind.__name__)
+
+
+def test_every_keras_dropout_layer_is_found_and_switched_off():
+    family = keras_dropout_family()
+    assert {keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.GaussianNoise} <= set(family)
+    layers = [kind(0.1 * (index + 1)) for index, kind in enumerate(family)]  # its rate (or stddev): 0.1, 0.2, ...
+    others = [keras.layers.Dense(3), keras.layers.LayerNormalization(), keras.layers.BatchNormalization()]
+    half = len(layers) // 2
+    model = keras.Sequential([keras.Sequential(layers[:half] + others[:1]), *layers[half:], *others[1:]])
     switches = dropout_switches(model)
-    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    # each layer once, and nothing else
+    assert sorted(type(layer).__name__ for layer, _ in switches) == [kind.__name__ for kind in family]
+    assert {id(layer) for layer, _ in switches} == set(map(id, layers))
+    given = {id(layer): 0.1 * (index + 1) for index, layer in enumerate(layers)}
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
+
+    def in_training(layer):
+        # a batch of ones with the layer's spatial axes (two for SpatialDropout2D) and channels
+        spatial = re.search(r"(\d)D$", type(layer).__name__)
+        dimensions = int(spatial.group(1)) if spatial else 1
+        ones = np.ones((4,) + (8,) * dimensions + (16,), dtype="float32")
+        return keras.ops.convert_to_numpy(layer(ones, training=True)), ones
+
+    assert all(not np.array_equal(*in_training(layer)) for layer in layers)  # each one does something in training
     with dropout_off(switches):
-        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * 7
-    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * len(layers)
+        unchanged = [type(layer).__name__ for layer in layers if np.array_equal(*in_training(layer))]
+    assert unchanged == [kind.__name__ for kind in family]  # off, each passes its input through untouched
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
 
 
 def snapshot(model):
@@ -305,20 +329,39 @@ def diagnostics_run(tmp_path_factory, small_dataset_dir):
     return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.backends
-def test_the_four_terms_add_up_to_the_logged_gap_every_epoch(diagnostics_run):
+def test_a_real_run_records_every_measurement_and_its_four_terms_add_up_to_the_logged_gap(diagnostics_run):
     _, _, history = diagnostics_run
     assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
     assert all(len(values) == 3 and all(type(value) is float for value in values) for values in history.values())
     terms = gap_terms(history)
     for epoch in range(3):
-        gap = history["val_loss"][epoch] - history["loss"][epoch]
-        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(gap, abs=1e-12)
-        assert terms[LOGGED_GAP][epoch] == pytest.approx(gap, abs=1e-15)
+        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(
+            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
         assert all(terms[name][epoch] != 0 for name in TERM_NAMES)  # each reason is there in MiniVGGNet
     assert "[INFO] diagnostics took" in diagnostics_run[0].stdout
 
 
+# chosen so that no two pairs of keys differ by the same amounts over the two epochs (nor by their negatives): a
+# term taken from a wrong key, or with its sign turned, gives numbers other than those asked for below
+TWO_EPOCHS = {"loss": [1.00, 0.60], "train_end_loss": [0.93, 0.58], "train_end_nodropout_loss": [0.74, 0.51],
+              "train_inference_loss": [0.43, 0.35], "val_loss": [0.88, 0.66], "accuracy": [0.61, 0.72],
+              "val_accuracy": [0.57, 0.79], "train_inference_accuracy": [0.52, 0.83], "val_dropout_loss": [1.37, 0.97]}
+
+
+def test_each_term_is_one_measurement_minus_the_one_before_it():
+    terms = gap_terms(TWO_EPOCHS)
+    assert list(terms) == ["reason 2 (running mean)", "reason 1 (dropout)", "batch-norm statistics",
+                           "generalization (reason 3 if < 0)", LOGGED_GAP]
+    assert list(terms["reason 2 (running mean)"]) == pytest.approx([-0.07, -0.02])  # train_end_loss - loss
+    assert list(terms["reason 1 (dropout)"]) == pytest.approx([-0.19, -0.07])  # train_end_nodropout_loss - train_end
+    assert list(terms["batch-norm statistics"]) == pytest.approx([-0.31, -0.16])  # inference - nodropout
+    assert list(terms["generalization (reason 3 if < 0)"]) == pytest.approx([0.45, 0.31])  # val_loss - inference
+    assert list(terms[LOGGED_GAP]) == pytest.approx([-0.12, 0.06])  # val_loss - loss
+
+
+@pytest.mark.slow
 def test_without_dropout_the_dropout_term_is_exactly_zero(tmp_path, small_dataset_dir):
     _, _, history = train(tmp_path, small_dataset_dir, "--dropout-scale", 0)
     assert list(gap_terms(history)["reason 1 (dropout)"]) == [0.0, 0.0, 0.0]
@@ -365,17 +408,11 @@ def test_format_gaps_prints_an_aligned_table_with_signs():
     assert len({len(line) for line in lines}) == 1  # every column lines up
 
 
-def draw(history_path, output, monkeypatch, capsys):
-    plt.close("all")
-    monkeypatch.setattr(sys, "argv", ["plot_shift.py", "--input", str(history_path), "--output", str(output)])
-    runpy.run_path(os.path.join(ROOT, "plot_shift.py"), run_name="__main__")
-    return plt.gcf(), capsys.readouterr().out
-
-
+@pytest.mark.slow
 def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, tmp_path, monkeypatch, capsys):
     _, history_path, history = diagnostics_run
-    figure, printed = draw(history_path, tmp_path / "plot.png", monkeypatch, capsys)
-    axes = figure.get_axes()
+    axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    printed = capsys.readouterr().out
     assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot",
                                                "Gap val_loss - loss by Reason"]
     assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[-0.5, 0.5, 1.5], [0, 1, 2]]  # the post's
@@ -391,7 +428,8 @@ def test_third_axes_stacks_the_four_terms_under_the_logged_gap(diagnostics_run, 
                 for patch in [container.patches[epoch]] if patch.get_height() > 0]
         assert max(tops, default=0.0) == pytest.approx(sum(max(terms[name][epoch], 0.0) for name in TERM_NAMES))
     [logged] = [line for line in axes[2].get_lines() if line.get_label() == LOGGED_GAP]
-    assert list(logged.get_ydata()) == pytest.approx(list(terms[LOGGED_GAP]))
+    assert list(logged.get_ydata()) == pytest.approx([val_loss - loss for val_loss, loss in zip(history["val_loss"],
+                                                                                                 history["loss"])])
     assert printed.splitlines()[0].endswith("epoch 1  epochs 1-3")
     reason_2 = next(line for line in printed.splitlines() if line.startswith("reason 2 (running mean)"))
     assert reason_2.split()[-2] == f"{terms['reason 2 (running mean)'][0]:+.4f}"
@@ -401,7 +439,8 @@ def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path
     path = tmp_path / "training.pickle"
     path.write_bytes(pickle.dumps({"loss": [0.5, 0.4], "val_loss": [0.3, 0.3], "train_inference_loss": [0.2, 0.1],
                                    "train_inference_accuracy": [0.9, 0.95], "val_dropout_loss": [0.4, 0.35]}))
-    figure, printed = draw(path, tmp_path / "plot.png", monkeypatch, capsys)
+    figure = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch)
+    printed = capsys.readouterr().out
     assert [ax.get_title() for ax in figure.get_axes()] == ["Unshifted Loss Plot", "Shifted Loss Plot"]
     assert "mean over" not in printed and (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -442,14 +481,21 @@ def test_split_check_reports_class_share_and_intensity():
     assert report.train_intensity[1] == pytest.approx((train / 255).std())
 
 
-def test_check_split_flag_prints_the_report_lines(tmp_path):
+@pytest.fixture
+def planted_split_dir(tmp_path):
+    """planted_splits() as a --dataset-dir folder."""
     from pyimagesearch.datasets import write_idx_folder
 
     train, train_labels, validation, validation_labels = planted_splits()
     write_idx_folder(tmp_path / "data", (train, train_labels.astype(np.uint8)),
                      (validation, validation_labels.astype(np.uint8)))
+    return tmp_path / "data"
+
+
+@pytest.mark.slow
+def test_check_split_flag_prints_the_report_lines(tmp_path, planted_split_dir):
     result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        tmp_path / "data", "--check-split")
+                        planted_split_dir, "--check-split")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     exact = next(line for line in lines if line.startswith("[INFO] exact duplicates across splits:"))
@@ -459,16 +505,9 @@ def test_check_split_flag_prints_the_report_lines(tmp_path):
     assert lines.index(near) < lines.index("[INFO] training model...")
 
 
-def test_split_check_runs_alone_without_training(tmp_path):
-    import subprocess
-
-    from pyimagesearch.datasets import write_idx_folder
-
-    train, train_labels, validation, validation_labels = planted_splits()
-    write_idx_folder(tmp_path / "data", (train, train_labels.astype(np.uint8)),
-                     (validation, validation_labels.astype(np.uint8)))
-    result = subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.split_check", "--dataset-dir", str(tmp_path / "data"),
-                             "--near-duplicate-threshold", "0.001"], cwd=ROOT, capture_output=True, text=True)
+def test_split_check_runs_alone_without_training(planted_split_dir):
+    result = run_module("pyimagesearch.reasons.split_check", "--dataset-dir", planted_split_dir,
+                        "--near-duplicate-threshold", "0.001")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("exact duplicates across splits: 2")
     assert "near duplicates across splits: 0 below RMS 0.001" in result.stdout

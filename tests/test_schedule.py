@@ -4,35 +4,46 @@ import pytest
 from keras.optimizers import SGD
 
 from pyimagesearch.schedule import legacy_time_decay
+from tests.conftest import needs_tf_keras
 
 INIT_LR, NUM_EPOCHS = 1e-2, 25
 DECAY = INIT_LR / NUM_EPOCHS  # the post's decay, 0.0004
-
-
-def keras2_learning_rate(iteration):
-    # what Keras 2's SGD(lr=0.01, decay=0.0004) used at a given batch
-    return INIT_LR / (1 + DECAY * iteration)
-
-
-@pytest.mark.parametrize("iteration, expected", [
+# what Keras 2's SGD(lr=0.01, decay=0.0004) used at a batch: lr / (1 + decay * iteration)
+KERAS2_RATES = [
     (0, 0.01),                 # first batch: the initial rate
     (1, 0.01 / 1.0004),        # second batch: already decayed (per batch, not per epoch)
     (1875, 0.01 / 1.75),       # first batch of epoch 2 (60,000 / 32 = 1,875 batches an epoch)
     (46875, 0.01 / 19.75),     # one past the last batch of epoch 25
-])
+]
+
+
+@pytest.mark.parametrize("iteration, expected", KERAS2_RATES)
 def test_schedule_is_keras2_time_decay_per_batch(iteration, expected):
-    schedule = legacy_time_decay(INIT_LR, DECAY)
-    assert float(schedule(iteration)) == pytest.approx(expected, rel=1e-6)
-    assert float(schedule(iteration)) == pytest.approx(keras2_learning_rate(iteration), rel=1e-6)
+    assert float(legacy_time_decay(INIT_LR, DECAY)(iteration)) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("iteration", [0, 1, 1875, 46875])
-def test_sgd_applies_the_decayed_rate_at_each_iteration(iteration):
+@needs_tf_keras
+@pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")  # the post's spelling, kept
+@pytest.mark.parametrize("iteration, expected", KERAS2_RATES)
+def test_schedule_is_the_rate_keras2s_own_sgd_decays_to(iteration, expected):
+    # the optimizer the post ran: TensorFlow 2.0-2.10's SGD, kept in tf_keras as optimizers.legacy.SGD
+    import tensorflow as tf
+    import tf_keras
+
+    posts = tf_keras.optimizers.legacy.SGD(lr=0.01, momentum=0.9, decay=0.0004)
+    posts.iterations.assign(iteration)
+    keras2 = float(posts._decayed_lr(tf.float32))
+    assert keras2 == pytest.approx(expected, rel=1e-6)  # so the expected rates above are Keras 2's
+    assert float(legacy_time_decay(INIT_LR, DECAY)(iteration)) == pytest.approx(keras2, rel=1e-6)
+
+
+@pytest.mark.parametrize("iteration, expected", KERAS2_RATES)
+def test_sgd_applies_the_decayed_rate_at_each_iteration(iteration, expected):
     # one real SGD step (no momentum yet) on loss = w: the weight moves by exactly the current learning rate
     optimizer = SGD(learning_rate=legacy_time_decay(INIT_LR, DECAY), momentum=0.9)
     weight = keras.Variable(np.array([0.0], dtype="float32"))
     optimizer.build([weight])
     optimizer.iterations.assign(iteration)
     optimizer.apply_gradients([(keras.ops.ones((1,)), weight)])
-    assert -float(weight.numpy()[0]) == pytest.approx(keras2_learning_rate(iteration), rel=1e-5)
+    assert -float(weight.numpy()[0]) == pytest.approx(expected, rel=1e-5)
     assert int(optimizer.iterations.numpy()) == iteration + 1

@@ -25,7 +25,7 @@ from pyimagesearch.reasons.seeds import (
     training_settings,
     trains_as_the_post,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, backed_up_epochs, load_pickle, run_module
 
 EPOCHS = 3
 LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<min>\S+), max (?P<max>\S+) "
@@ -35,19 +35,6 @@ LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<m
 def study_command(folder, dataset_dir, *extra):
     return [sys.executable, "-m", "pyimagesearch.reasons.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
             str(EPOCHS), "--dataset-dir", str(dataset_dir), "--diagnostics-size", "64", *extra]
-
-
-def backed_up_epochs(history):
-    try:
-        with open(history + ".backup/state.json") as file:
-            return json.load(file)["epochs"]
-    except (OSError, ValueError):
-        return 0
-
-
-def load(path):
-    with open(path, "rb") as file:
-        return pickle.load(file)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +58,7 @@ def study(tmp_path_factory, small_dataset_dir):
         seed_0_written = os.stat(seed_0).st_mtime_ns
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=120)
-    interrupted = {"returncode": process.returncode, "output": log.read_text(), "partial": load(seed_1),
+    interrupted = {"returncode": process.returncode, "output": log.read_text(), "partial": load_pickle(seed_1),
                    "backed_up": backed_up_epochs(seed_1), "backup_kept": os.path.isdir(seed_1 + ".backup")}
     resumed = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
                              timeout=300)
@@ -79,10 +66,11 @@ def study(tmp_path_factory, small_dataset_dir):
     again = subprocess.run(study_command(folder, small_dataset_dir), cwd=ROOT, capture_output=True, text=True,
                            timeout=300)
     return {"folder": folder, "interrupted": interrupted, "resumed": resumed, "again": again,
-            "histories": [load(seed_0), load(seed_1)],
+            "histories": [load_pickle(seed_0), load_pickle(seed_1)],
             "written": (seed_0_written, seed_1_written, os.stat(seed_0).st_mtime_ns, os.stat(seed_1).st_mtime_ns)}
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_whole_study_with_exit_130_and_one_line(study):
     interrupted = study["interrupted"]
     assert interrupted["returncode"] == 130
@@ -93,6 +81,7 @@ def test_ctrl_c_stops_the_whole_study_with_exit_130_and_one_line(study):
     assert 1 <= len(interrupted["partial"]["loss"]) < EPOCHS and interrupted["backup_kept"]
 
 
+@pytest.mark.slow
 def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
     resumed, folder = study["resumed"], study["folder"]
     assert resumed.returncode == 0, resumed.stderr
@@ -108,8 +97,9 @@ def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
     assert not os.path.exists(folder / "seed-1.pickle.backup")
 
 
+@pytest.mark.slow
 def test_a_third_invocation_retrains_nothing(study):
-    again, folder = study["again"], study["folder"]
+    again = study["again"]
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("is finished, skipping it") == 2 and "[INFO] loading Fashion MNIST" not in again.stdout
     _, seed_1_before, _, seed_1_after = study["written"]
@@ -133,6 +123,7 @@ def expected_figures(histories):
     return expected
 
 
+@pytest.mark.slow
 def test_summary_lines_are_the_pickles_numbers(study):
     histories = study["histories"]
     printed = {match["name"]: match for match in map(LINE.match, study["again"].stdout.splitlines()) if match}
@@ -153,6 +144,7 @@ def test_summary_lines_are_the_pickles_numbers(study):
     assert line.endswith(f"({never} of 2 runs never had one)" if never else "(every run had one)")
 
 
+@pytest.mark.slow
 def test_summary_md_holds_the_same_numbers(study):
     summary = (study["folder"] / "summary.md").read_text()
     for name, values in expected_figures(study["histories"]).items():
@@ -162,6 +154,7 @@ def test_summary_md_holds_the_same_numbers(study):
     assert "\n| figure | mean | sd | min | max | runs |\n| --- | ---: | ---: | ---: | ---: | ---: |\n" in summary
 
 
+@pytest.mark.slow
 def test_the_figure_is_a_png(study):
     with open(study["folder"] / "seeds.png", "rb") as file:
         assert file.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -170,8 +163,7 @@ def test_the_figure_is_a_png(study):
 # --- without training ---
 
 def run_study(*arguments):
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.reasons.seeds", *map(str, arguments)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return run_module("pyimagesearch.reasons.seeds", *arguments, timeout=60)
 
 
 @pytest.mark.parametrize("token, flag", [("--seed", "--seed"), ("--seed=3", "--seed"), ("--hist", "--history"),
@@ -340,6 +332,7 @@ def diverged(folder, seed, epoch, rate):
             f"cause is a learning rate too high, so start the study with a lower --lr than {rate} in another --folder")
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_a_nan_loss_fails_the_study_now_and_on_every_rerun(tmp_path, small_dataset_dir):
     folder = tmp_path / "study"
     command = ["--runs", 2, "--folder", folder, "--epochs", 2, "--dataset-dir", small_dataset_dir,
@@ -400,8 +393,9 @@ sys.exit(130)
 
 
 @pytest.mark.parametrize("reaches_the_run, seconds, signals", [
-    (True, 11, ["SIGINT", "SIGTERM", "SIGINT"]),  # two Ctrl-C in a terminal, to the study's process group
-    (False, 2, ["SIGTERM"]),                      # `kill -INT` of the study alone
+    # two Ctrl-C in a terminal, to the study's process group
+    pytest.param(True, 11, ["SIGINT", "SIGTERM", "SIGINT"], marks=pytest.mark.slow),
+    (False, 2, ["SIGTERM"]),  # `kill -INT` of the study alone
 ])
 def test_ctrl_c_makes_the_study_wait_for_the_run_however_long_and_pass_the_stop_on_once(tmp_path, reaches_the_run,
                                                                                         seconds, signals):

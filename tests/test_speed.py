@@ -1,5 +1,4 @@
 """The speed work changes how the computation runs, never what it computes."""
-import importlib.util
 import json
 import os
 import pickle
@@ -15,19 +14,13 @@ from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, installed, needs_tf_keras, requires_tensorflow, run_module, run_script
 from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
-
-# Keras 2 is not one of the project's requirements; only the benchmark's keras2 configuration uses it
-needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None,
-                                    reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
-                                           "version>")
 
 
 def run_benchmark(*arguments, **popen):
     """`python -m pyimagesearch.speed.benchmark ...` from the repository root; returns CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "pyimagesearch.speed.benchmark", *map(str, arguments)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, **popen)
+    return run_module("pyimagesearch.speed.benchmark", *arguments, **popen)
 
 
 def test_flop_count_comes_from_the_layer_shapes():
@@ -98,6 +91,7 @@ def test_the_benchmark_clock_waits_for_the_work_a_backend_has_queued():
     assert 0.4 <= train < 2 and 0.4 <= validate < 2
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_path):
     history = tmp_path / "bf16.pickle"
     result = run_script("fashion_mnist.py", "--history", history, "--epochs", 2, "--dataset-dir", small_dataset_dir,
@@ -108,6 +102,7 @@ def test_a_mixed_precision_run_learns_and_saves_floats(small_dataset_dir, tmp_pa
     assert recorded["loss"][1] < recorded["loss"][0]
 
 
+@pytest.mark.slow
 def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
     result = run_benchmark("--variants", "steps32", "bf16", "--steps", 2, "--repeats", 1, "--dataset-dir",
                            small_dataset_dir)
@@ -130,8 +125,17 @@ def test_cpu_features_come_from_the_kernels_flags(extra, expected, tmp_path):
     assert cpu_features(str(cpuinfo)) == expected
 
 
-def test_cpu_features_without_proc_fall_back_to_numpys_detection(tmp_path):
-    assert cpu_features(str(tmp_path / "absent")) <= set(FEATURES)
+def test_cpu_features_without_proc_fall_back_to_numpys_detection(tmp_path, monkeypatch):
+    try:  # where cpu_features reads numpy's detection: numpy 2's private module, else numpy 1's
+        from numpy._core import _multiarray_umath
+    except ImportError:
+        from numpy.core import _multiarray_umath
+    # numpy's names; AVX512F off and AVX512BF16 absent, so neither may be reported, nor SSE2 (not one of FEATURES)
+    detected = {"SSE2": True, "AVX2": True, "FMA3": True, "AVX512F": False, "AVX512VNNI": True}
+    monkeypatch.setattr(_multiarray_umath, "__cpu_features__", detected)
+    assert cpu_features(str(tmp_path / "absent")) == {"avx2", "fma", "avx512_vnni"}
+    monkeypatch.setattr(_multiarray_umath, "__cpu_features__", {**detected, "AVX512F": True, "AVX512BF16": True})
+    assert cpu_features(str(tmp_path / "absent")) == {"avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16"}
 
 
 @pytest.mark.parametrize("features, devices, fast", [
@@ -156,13 +160,26 @@ def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so
 
 
 @pytest.mark.backends
-def test_the_accelerator_check_answers_on_every_backend():
-    # Keras's device list differs by backend (PyTorch has none in Keras 3.15); the check must answer everywhere
+def test_the_accelerator_check_drops_the_cpus_and_keeps_the_accelerators_on_every_backend(monkeypatch):
+    # JAX and TensorFlow list their devices through Keras, CPUs among them; Keras 3.15 lists none for PyTorch, which
+    # is asked for its CUDA devices. Both are faked, so each backend must read its own list.
     from pyimagesearch.speed.cpu import accelerators
 
-    assert all(not device.lower().startswith("cpu") for device in accelerators())
+    def fake(devices, cuda_devices):
+        monkeypatch.setattr(keras.distribution, "list_devices", lambda device_type=None: devices)
+        if installed("torch"):
+            import torch
+
+            monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda_devices)
+
+    on_torch = keras.backend.backend() == "torch"
+    fake(["cpu:0", "CPU:1", "gpu:0", "gpu:1", "tpu:0"], 2)
+    assert accelerators() == (["cuda:0", "cuda:1"] if on_torch else ["gpu:0", "gpu:1", "tpu:0"])
+    fake(["CPU:0", "cpu:1"], 0)
+    assert accelerators() == []
 
 
+@pytest.mark.slow
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
     result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
                            "--dataset-dir", small_dataset_dir, env=without_onednn_setting())
@@ -175,9 +192,19 @@ def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_datase
     assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
 
 
-def test_emulating_avx2_needs_configurations():
-    result = run_benchmark("--emulate-avx2")
-    assert result.returncode == 2 and "--emulate-avx2 goes with --configurations" in result.stderr
+def parse_benchmark_arguments(monkeypatch, *arguments):
+    from pyimagesearch.speed.benchmark import parse_arguments
+
+    monkeypatch.setattr(sys, "argv", ["benchmark", *arguments])
+    return parse_arguments()
+
+
+def test_emulating_avx2_needs_configurations(monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_benchmark_arguments(monkeypatch, "--emulate-avx2")
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "benchmark: error: --emulate-avx2 goes with --configurations"
+    assert parse_benchmark_arguments(monkeypatch, "--emulate-avx2", "--configurations", "tensorflow").emulate_avx2
 
 
 def test_each_configuration_sets_only_its_own_settings_over_the_environment():
@@ -208,25 +235,34 @@ runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys
 """ + PRINT_SETTINGS
 
 
+@pytest.mark.slow
 @pytest.mark.backends
-def test_the_benchmark_trains_with_the_scripts_onednn_and_float32_settings(small_dataset_dir):
+def test_the_benchmark_trains_in_full_float32_as_the_script_does(small_dataset_dir):
     result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
                              "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=without_onednn_setting())
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     read_back = json.loads(result.stdout.splitlines()[-1])
+    assert read_back["backend"] == keras.backend.backend()
     assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
-    if read_back["backend"] == "tensorflow":  # TensorFlow says so on stderr when oneDNN is on
-        assert "oneDNN custom operations are on" in result.stderr
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches"),
+    (["--steps", "1876"], "argument --steps: '1876' is more than an epoch's 1875 batches (60000 images / 32)"),
     (["--steps", "0"], "argument --steps: '0' is not positive"),
     (["--repeats", "0"], "argument --repeats: '0' is not positive")])
-def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message):
-    result = run_benchmark(*arguments)
-    assert result.returncode == 2 and message in result.stderr
+def test_the_benchmark_refuses_turns_it_cannot_time(arguments, message, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exited:
+        parse_benchmark_arguments(monkeypatch, *arguments)
+    assert exited.value.code == 2 and capsys.readouterr().err.splitlines()[-1] == f"benchmark: error: {message}"
+    assert parse_benchmark_arguments(monkeypatch, "--steps", "1875", "--repeats", "1").steps == 1875
+
+
+def test_a_bad_benchmark_flag_exits_2_with_argparses_one_line_before_loading_keras():
+    result = run_benchmark("--steps", "0")
+    assert result.returncode == 2 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith("usage: benchmark.py")
+    assert result.stderr.splitlines()[-1] == "benchmark.py: error: argument --steps: '0' is not positive"
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -263,6 +299,7 @@ def test_keras2_builds_the_same_network_and_compiles_it_as_the_post_did():
     assert configuration["decay"] == pytest.approx(0.01 / 25)
 
 
+@pytest.mark.slow
 @needs_tf_keras
 def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
     from importlib.metadata import version
@@ -281,7 +318,7 @@ def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
 def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
     from importlib.metadata import version
 
-    from pyimagesearch import benchmark
+    from pyimagesearch.speed import benchmark
 
     monkeypatch.setitem(sys.modules, "tf_keras", None)  # what find_spec and import see of a missing module
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # main() sets it; this puts it back afterwards
@@ -303,9 +340,54 @@ def test_onednn_is_preferred_unless_the_user_chose():
     assert unset == {"TF_ENABLE_ONEDNN_OPTS": "1"} and chosen == {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
-def test_the_default_run_trains_with_onednn_on(small_dataset_dir, tmp_path):
-    # TensorFlow says so on stderr when oneDNN is on; without the setting it would stay off on an AVX2-only CPU
-    result = run_script("fashion_mnist.py", "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
-                        small_dataset_dir, env={**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"})
+# Runs a script (`script PATH ...`) or a module (`module NAME ...`) as `python` would, up to the moment TensorFlow
+# starts to load, which is when TensorFlow reads TF_ENABLE_ONEDNN_OPTS; prints the variable as it is then and stops
+# there, so no TensorFlow is loaded. Prints "never" if TensorFlow was not imported.
+AT_TENSORFLOW_IMPORT = """
+import importlib.machinery, json, os, runpy, sys
+
+
+class StopWhereTensorFlowLoads:
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+
+        def exec_module(module):  # only an import runs this; importlib.util.find_spec("tensorflow") does not
+            print(json.dumps(os.environ.get("TF_ENABLE_ONEDNN_OPTS")), flush=True)
+            os._exit(0)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, StopWhereTensorFlowLoads())
+kind, name = sys.argv[1:3]
+sys.argv = [name] + sys.argv[3:]
+if kind == "script":
+    runpy.run_path(name, run_name="__main__")
+else:
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
+print(json.dumps("never"))
+"""
+
+
+@requires_tensorflow
+@pytest.mark.parametrize("chosen, seen", [(None, "1"), ("0", "0")], ids=["no choice: on", "the user's 0 kept"])
+@pytest.mark.parametrize("program", ["fashion_mnist.py", "benchmark"])
+def test_tensorflow_loads_with_onednn_on_unless_the_user_chose(program, chosen, seen, small_dataset_dir, tmp_path):
+    # TensorFlow turns oneDNN on by itself only on CPUs with AVX-512 VNNI, bfloat16 or AMX; the scripts ask for it
+    # everywhere, so on such a CPU only the variable itself, as TensorFlow reads it, tells whether they did
+    if program == "fashion_mnist.py":
+        arguments = ["script", "fashion_mnist.py", "--history", str(tmp_path / "h.pickle"), "--epochs", "1",
+                     "--dataset-dir", str(small_dataset_dir)]
+    else:
+        arguments = ["module", "pyimagesearch.speed.benchmark", "--variants", "plain", "--steps", "2", "--repeats",
+                     "1", "--dataset-dir", str(small_dataset_dir)]
+    environment = {**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"}
+    if chosen is not None:
+        environment["TF_ENABLE_ONEDNN_OPTS"] = chosen
+    result = subprocess.run([sys.executable, "-c", AT_TENSORFLOW_IMPORT, *arguments], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env=environment)
     assert result.returncode == 0, result.stderr
-    assert "oneDNN custom operations are on" in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == seen
