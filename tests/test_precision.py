@@ -44,13 +44,19 @@ FULL_FLOAT32 = {
 @pytest.mark.slow
 @pytest.mark.backends
 def test_the_training_script_turns_tensorfloat32_off_for_its_backend(small_dataset_dir, tmp_path):
-    result = subprocess.run([sys.executable, "-c", READ_BACK, "--history", str(tmp_path / "h.pickle"), "--epochs",
-                             "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert settings_after(READ_BACK, "--history", tmp_path / "h.pickle", "--epochs", 1, "--dataset-dir",
+                          small_dataset_dir) == FULL_FLOAT32[keras.backend.backend()]
+
+
+def settings_after(program, *arguments):
+    """Run `program` (a script's run, then PRINT_SETTINGS) with `arguments` in a child process; the TensorFloat-32
+    settings it printed, after checking that it ran on the backend these tests run on."""
+    result = subprocess.run([sys.executable, "-c", program, *map(str, arguments)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     read_back = json.loads(result.stdout.splitlines()[-1])
     assert read_back["backend"] == keras.backend.backend()
-    assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
+    return read_back["settings"]
 
 
 @pytest.mark.backends

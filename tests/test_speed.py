@@ -15,7 +15,7 @@ from pyimagesearch.speed.benchmark import Variant, configuration_environment, ep
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
 from tests.conftest import ROOT, installed, needs_tf_keras, requires_tensorflow, run_module, run_script
-from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS
+from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS, settings_after
 
 
 def run_benchmark(*arguments, **popen):
@@ -242,13 +242,8 @@ runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys
 @pytest.mark.slow
 @pytest.mark.backends
 def test_the_benchmark_trains_in_full_float32_as_the_script_does(small_dataset_dir):
-    result = subprocess.run([sys.executable, "-c", READ_BACK, "--variants", "plain", "--steps", "2", "--repeats",
-                             "1", "--dataset-dir", str(small_dataset_dir)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    read_back = json.loads(result.stdout.splitlines()[-1])
-    assert read_back["backend"] == keras.backend.backend()
-    assert read_back["settings"] == FULL_FLOAT32[read_back["backend"]]
+    assert settings_after(READ_BACK, "--variants", "plain", "--steps", 2, "--repeats", 1, "--dataset-dir",
+                          small_dataset_dir) == FULL_FLOAT32[keras.backend.backend()]
 
 
 @pytest.mark.parametrize("arguments, message", [
