@@ -12,7 +12,7 @@ is counted. An epoch is extrapolated to the post's 1,875 training batches and 10
 come from the network's layer shapes.
 
 Every run starts as fashion_mnist.py does: TensorFlow's oneDNN kernels on unless TF_ENABLE_ONEDNN_OPTS says
-otherwise (`speed.prefer_onednn`), and float32 without TensorFloat-32 (`speed.keep_float32`).
+otherwise (`speed.settings.prefer_onednn`), and float32 without TensorFloat-32 (`speed.settings.keep_float32`).
 
 `--configurations` times the post's fit (the `plain` variant) in a process of its own per configuration, for the
 settings that only take effect when a process starts:
