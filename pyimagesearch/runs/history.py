@@ -5,8 +5,8 @@ import pickle
 from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import write_atomically
 
-# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/reasons/diagnostics.py); a history
-# from before the train_end keys existed has only the last three
+# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/reasons/diagnostics.py); a
+# history from before the train_end keys existed has only the last three
 DIAGNOSTIC_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_inference_loss", "train_inference_accuracy",
                    "val_dropout_loss")
 

@@ -1,6 +1,6 @@
 """How fast does the post's training run here? Variants timed side by side, on the real data.
 
-    python -m pyimagesearch.speed.benchmark                       # a few minutes: the post's fit against 32 steps a call
+    python -m pyimagesearch.speed.benchmark         # a few minutes: the post's fit against 32 steps a call
     python -m pyimagesearch.speed.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
     python -m pyimagesearch.speed.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
 
