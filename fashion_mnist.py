@@ -36,6 +36,9 @@ def argument_parser():
                     help="folder with the four *-ubyte.gz files (default: Debian's package, else Keras's download)")
     ap.add_argument("--dropout-scale", type=dropout_scale, default=1.0, metavar="F",
                     help="multiply MiniVGGNet's dropout rates by F, 0 removes dropout (default: 1.0)")
+    ap.add_argument("--augment", action="store_true",
+                    help="flip images horizontally and shift them by up to 10%% at random in training, as layers "
+                         "at the start of the model (default: off, as in the post)")
     ap.add_argument("--mixed-precision", action="store_true",
                     help="compute in bfloat16 with float32 weights where that is faster: on a GPU or a CPU with "
                          "AVX512-BF16 or AMX; elsewhere it stays float32 and says so (default: off)")
@@ -126,7 +129,8 @@ def main():
     if args.mixed_precision:
         use_mixed_precision(cpu_features(), accelerators())
     opt = SGD(learning_rate=legacy_time_decay(INIT_LR, INIT_LR / NUM_EPOCHS), momentum=0.9)
-    model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale)
+    model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale,
+                              augment=args.augment)
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # resume an unfinished run of the same settings from the backup beside the history file
@@ -135,6 +139,8 @@ def main():
 
     callbacks = []
     if args.diagnostics:
+        from statistics import mean
+
         from pyimagesearch.reasons.diagnostics import ReasonDiagnostics, training_sample
 
         sample = training_sample(len(trainX), args.diagnostics_size, args.seed)
@@ -148,7 +154,8 @@ def main():
         H = model.fit(trainX, trainY, validation_data=(testX, testY), batch_size=BS, epochs=NUM_EPOCHS,
                       initial_epoch=backup.finished_epochs, callbacks=callbacks + [StopOnNonFinite(), backup])
     if args.diagnostics and diagnostics.seconds:
-        print(f"[INFO] diagnostics took {sum(diagnostics.seconds) / len(diagnostics.seconds):.1f}s per epoch")
+        print(f"[INFO] diagnostics took {mean(diagnostics.seconds):.1f}s per epoch, beside training and validation's "
+              f"{mean(diagnostics.training_seconds):.1f}s")
 
     # make predictions on the test set (silently, as Keras 2 did) and show a nicely formatted classification
     # report (naming all ten classes, even those a small --test-size leaves out)

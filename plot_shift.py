@@ -7,7 +7,7 @@ PyImageSearch, 2019). Run it on the history that fashion_mnist.py saved:
 
 With a display it opens the figure, as the post does; `--output FILE` saves it instead, and on a machine without a
 display it is saved beside the input. A history recorded with `fashion_mnist.py --diagnostics` adds a third plot,
-each epoch's gap val_loss - loss as stacked bars of the four terms it splits into (see pyimagesearch/reasons/gaps.py), and
+each epoch's gap val_loss - loss as stacked bars of the terms it splits into (see pyimagesearch/reasons/gaps.py), and
 prints those terms averaged over epoch 1, epochs 1-3 and all epochs.
 """
 # import the necessary packages (matplotlib is imported once the arguments are known to be good)

@@ -23,10 +23,41 @@ def seed_generators(model):
     return [generator for layer in all_layers(model) for generator in layer._seed_generators]
 
 
-def call_takes_training(model):
-    """Whether `model.call` takes a `training` argument, as Keras's own train and test steps check before passing
+def own_seed_generators(layer):
+    """The seed generators `layer` itself holds, not its sublayers': a layer that draws at random keeps one."""
+    return list(layer._seed_generators)
+
+
+def call_takes_training(layer):
+    """Whether `layer.call` (a model's or any layer's) takes a `training` argument, as Keras checks before passing
     it (a model whose call() takes none runs its layers in inference mode even in fit())."""
-    return model._call_has_training_arg
+    return layer._call_has_training_arg
+
+
+@contextlib.contextmanager
+def calls_replaced(replacements):
+    """For the block, `layer.call` is `make(layer.call)` for each (layer, make) in `replacements`, and the class's
+    own again afterwards, also on error. Keras's `Layer.__call__` looks `self.call` up at every call and hands it
+    `training` as a keyword, so an instance attribute takes over a layer nested anywhere, traced or eager; it is
+    set in the instance's __dict__ directly so that no Keras or torch attribute tracking sees it. Blocks nest: each
+    restores what it found."""
+    replaced = []  # (layer, the replacement it had before, if any): blocks nest
+    try:
+        for layer, make in replacements:
+            replaced.append((layer, vars(layer).get("call")))
+            vars(layer)["call"] = make(layer.call)
+        yield
+    finally:
+        for layer, before in reversed(replaced):
+            if before is None:
+                del vars(layer)["call"]
+            else:
+                vars(layer)["call"] = before
+
+
+def call_replaced(layer):
+    """Whether calls_replaced() has taken over `layer.call` now."""
+    return "call" in vars(layer)
 
 
 @contextlib.contextmanager

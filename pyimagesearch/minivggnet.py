@@ -4,12 +4,14 @@ import keras
 
 class MiniVGGNet:
     @staticmethod
-    def build(width, height, depth, classes, dropout_scale=1.0, keras=keras):
+    def build(width, height, depth, classes, dropout_scale=1.0, augment=False, keras=keras):
         """(CONV => RELU => BN) * 2 => POOL => DROPOUT, twice (32 then 64 filters), then FC => RELU => BN =>
         DROPOUT => FC => SOFTMAX.
 
         `dropout_scale` multiplies the three dropout rates (0.25, 0.25, 0.5) for the over-regularization
-        experiment; 0 keeps the layers but drops nothing, and the default 1.0 is the book's network. `keras` is the
+        experiment; 0 keeps the layers but drops nothing, and the default 1.0 is the book's network. `augment` puts
+        augmentation_layers() first, so that training sees shifted and flipped images and inference the images as
+        they are (the default, False, is the book's network). `keras` is the
         Keras to build with: Keras 3, or tf_keras (Keras 2, the post's) for the benchmark's `keras2` configuration;
         both name their layers alike.
         """
@@ -28,6 +30,9 @@ class MiniVGGNet:
 
         model = keras.models.Sequential(name="minivggnet")
         model.add(layers.Input(shape=inputShape))
+        if augment:
+            for layer in augmentation_layers(keras):
+                model.add(layer)
         for filters in (32, 64):
             # (CONV => RELU => BN) * 2 => POOL => DROPOUT
             for _ in range(2):
@@ -48,3 +53,10 @@ class MiniVGGNet:
         model.add(layers.Dense(classes))
         model.add(layers.Activation("softmax"))
         return model
+
+
+def augmentation_layers(keras=keras):
+    """Random horizontal flips (a garment mirrored is the same garment) and shifts of up to 10% of the height and
+    width (about 3 pixels), filling with black as the images' background is: layers that act in training only."""
+    return [keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", fill_value=0.0)]

@@ -1,42 +1,62 @@
-"""The logged gap `val_loss - loss` of each epoch as the sum of four terms, one per reason, from one history.
+"""The logged gap `val_loss - loss` of each epoch as the sum of its terms, one per reason, from one history.
 
-Each term is the step from one measurement to the next (see pyimagesearch/reasons/diagnostics.py), so the four add up to
-the logged gap exactly, whatever the sample or the dropout draw:
+Each term is the step from one measurement to the next (see pyimagesearch/reasons/diagnostics.py), so the terms add
+up to the logged gap exactly, whatever the sample or the random draw:
 
-    val_loss - loss = (train_end_loss - loss)                            reason 2: running mean over the epoch
-                    + (train_end_nodropout_loss - train_end_loss)        reason 1: dropout
-                    + (train_inference_loss - train_end_nodropout_loss)  batch-norm: batch against moving statistics
-                    + (val_loss - train_inference_loss)                  generalization; reason 3 would make it < 0
+    val_loss - loss = (train_end_loss - loss)                                    reason 2: running mean
+                    + (train_end_nodropout_loss - train_end_loss)                reason 1: dropout
+                    + (train_end_nonoise_loss - train_end_nodropout_loss)        reason 1: noise
+                    + (train_end_noaugmentation_loss - train_end_nonoise_loss)   reason 1: augmentation
+                    + (train_end_nobatchnorm_loss - train_end_noaugmentation_loss)  batch-norm: batch statistics
+                    + (train_inference_loss - train_end_nobatchnorm_loss)        other training-only layers
+                    + (val_loss - train_inference_loss)                          generalization; reason 3 if < 0
 
 The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
-the last, in opposite directions (the middle two are differences on the same images); the single dropout draw moves
-the first two by exactly opposite amounts. Both cancel in the sum.
-A negative term is a reason the validation loss lies below the training loss.
+the last, in opposite directions (the others are differences on the same images); the random draw moves the first
+terms by amounts that cancel in the sum. A negative term is a reason the validation loss lies below the training
+loss. A history recorded with four terms (no noise, augmentation or other term; its batch-norm term holds whatever
+else acted in training only) is split as it was recorded.
 """
 from typing import NamedTuple
 
 import numpy as np
 
-from pyimagesearch.runs.history import DIAGNOSTIC_KEYS
+from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS
 
 # (name, later measurement, earlier measurement): each term is later minus earlier
 TERMS = (
     ("reason 2 (running mean)", "train_end_loss", "loss"),
     ("reason 1 (dropout)", "train_end_nodropout_loss", "train_end_loss"),
-    ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
+    ("reason 1 (noise)", "train_end_nonoise_loss", "train_end_nodropout_loss"),
+    ("reason 1 (augmentation)", "train_end_noaugmentation_loss", "train_end_nonoise_loss"),
+    ("batch-norm statistics", "train_end_nobatchnorm_loss", "train_end_noaugmentation_loss"),
+    ("other training-only layers", "train_inference_loss", "train_end_nobatchnorm_loss"),
     ("generalization (reason 3 if < 0)", "val_loss", "train_inference_loss"),
+)
+FOUR_TERMS = (
+    TERMS[0], TERMS[1],
+    ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
+    TERMS[-1],
 )
 LOGGED_GAP = "logged gap (val_loss - loss)"
 
 
 def has_diagnostics(history):
-    """True for a history recorded with today's `--diagnostics`; older ones lack the train_end keys."""
-    return all(key in history for key in DIAGNOSTIC_KEYS)
+    """True for a history recorded with `--diagnostics` since the train_end keys exist (four terms or more)."""
+    return all(key in history for key in FOUR_TERM_KEYS)
 
 
-def gap_terms(history):
-    """{term name: array over epochs} for the four terms and, last, the logged gap they add up to."""
-    terms = {name: np.asarray(history[later]) - np.asarray(history[earlier]) for name, later, earlier in TERMS}
+def terms_of(*histories):
+    """TERMS, or FOUR_TERMS if any of the histories was recorded with four (which every history can be split into:
+    their batch-norm term is the sum of today's noise, augmentation, batch-norm and other terms)."""
+    return TERMS if all(key in history for history in histories for key in DIAGNOSTIC_KEYS) else FOUR_TERMS
+
+
+def gap_terms(history, terms=None):
+    """{term name: array over epochs} for the terms (`terms`, else those the history was recorded with) and, last,
+    the logged gap they add up to."""
+    terms = {name: np.asarray(history[later]) - np.asarray(history[earlier])
+             for name, later, earlier in terms or terms_of(history)}
     terms[LOGGED_GAP] = np.asarray(history["val_loss"]) - np.asarray(history["loss"])
     return terms
 
@@ -57,7 +77,7 @@ class GapTable(NamedTuple):
 
 
 def mean_gaps(history):
-    """The four terms and the logged gap, each averaged over the epochs of each span."""
+    """The terms and the logged gap, each averaged over the epochs of each span."""
     terms = gap_terms(history)
     columns = spans(len(history["loss"]))
     rows = [(name, [float(np.mean(values[:epochs])) for _, epochs in columns]) for name, values in terms.items()]

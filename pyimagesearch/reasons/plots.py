@@ -6,16 +6,21 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.reasons.gaps import LOGGED_GAP, gap_terms
+from pyimagesearch.reasons.gaps import LOGGED_GAP, gap_terms, terms_of
 from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import check_writable, write_atomically
 
 
 def plot_diagnostics(ax, history, epochs):
-    """Third axes: each epoch's logged gap val_loss - loss as the stacked bars of its four terms."""
+    """Third axes: each epoch's logged gap val_loss - loss as the stacked bars of its terms."""
     terms = gap_terms(history)
     logged_gap = terms.pop(LOGGED_GAP)
-    plot_gap_bars(ax, epochs, terms, logged_gap)
+    plot_gap_bars(ax, epochs, present(terms), logged_gap)
+
+
+def present(terms):
+    """The terms that are not exactly 0 in every epoch: a family the model lacks gets neither bar nor legend."""
+    return {name: values for name, values in terms.items() if np.any(np.asarray(values) != 0)}
 
 
 def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
@@ -53,7 +58,8 @@ def plot_study(histories):
     from matplotlib.figure import Figure
 
     epochs = np.arange(0, len(histories[0]["loss"]))
-    terms = [gap_terms(history) for history in histories]
+    names = terms_of(*histories)
+    terms = [gap_terms(history, names) for history in histories]
     with matplotlib.style.context("ggplot"):
         figure = Figure(figsize=(6.4, 9.6))
         axs = figure.subplots(3, 1)
@@ -65,6 +71,7 @@ def plot_study(histories):
             ax.set_ylabel("Loss")
             ax.legend()
         runs = {name: np.array([run[name] for run in terms]) for name in terms[0]}
+        runs = {name: values for name, values in runs.items() if name == LOGGED_GAP or np.any(values != 0)}
         means = {name: values.mean(axis=0) for name, values in runs.items()}
         errors = {name: [means[name] - values.min(axis=0), values.max(axis=0) - means[name]]
                   for name, values in runs.items()}

@@ -5,7 +5,7 @@ runs fashion_mnist.py with seeds 0 to N-1, one after the other, each to DIR/seed
 figure its mean, sample standard deviation, min and max over the runs (and the post's value where it gives one, if
 every flag that changes training is at its default, the post's), writes that table to DIR/summary.md and draws
 DIR/seeds.png: the post's two plots as mean curves with min-max bands, and the gap val_loss - loss split into its
-four terms (mean per epoch, min-max error bars).
+terms (mean per epoch, min-max error bars).
 
     python -m pyimagesearch.reasons.seeds --runs 5 --folder seeds
 
@@ -41,7 +41,7 @@ from typing import NamedTuple
 from pyimagesearch.runs.errors import NON_FINITE_LOSS, UserError, run
 from pyimagesearch.runs.files import write_atomically
 from pyimagesearch.runs.flags import positive_int
-from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, load_history
+from pyimagesearch.runs.history import FOUR_TERM_KEYS, load_history
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "fashion_mnist.py")
@@ -230,16 +230,19 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    from pyimagesearch.reasons.gaps import TERMS, gap_terms, spans
+    import numpy as np
+
+    from pyimagesearch.reasons.gaps import gap_terms, spans, terms_of
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
                                        ("epoch 1 val_loss", "val_loss", 0))]
-    terms = [gap_terms(history) for history in histories]
+    names = terms_of(*histories)
+    terms = [gap_terms(history, names) for history in histories]
     for label, epochs in spans(len(histories[0]["loss"])):
-        if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives
+        if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a family no run has is left out
             result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
-                       for name, _, _ in TERMS]
+                       for name, _, _ in names if any(np.any(run[name] != 0) for run in terms)]
     for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
                            ("epoch from which val_loss stays above loss", epoch_staying_above)):
         found = [epoch_of(history) for history in histories]
@@ -294,7 +297,7 @@ def table_row(cells):
 
 
 def load_study(folder, runs):
-    histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS))
+    histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *FOUR_TERM_KEYS))
                  for seed in range(runs)]
     lengths = [len(history["loss"]) for history in histories]
     if len(set(lengths)) > 1:
