@@ -224,7 +224,7 @@ def measured_once(model, images, targets):
 def test_a_deterministic_family_term_equals_the_two_losses_measured_by_hand(family):
     """A shift by exactly 10% (a RandomTranslation whose range is one value), or a layer of one's own adding 0.3 in
     training: training mode is deterministic, so the term is the loss in inference mode minus the loss in training
-    mode, each computed here with the model's own call."""
+    mode, each computed here with the model's own call (to float32's precision on losses near 2.3)."""
     layer = keras.layers.RandomTranslation((0.1, 0.1), (0.1, 0.1)) if family == "augmentation" else Shift()
     model = compiled(keras.Sequential([keras.Input(SHAPE), layer, keras.layers.Flatten(),
                                        keras.layers.Dense(10, activation="softmax")]))
@@ -234,7 +234,7 @@ def test_a_deterministic_family_term_equals_the_two_losses_measured_by_hand(fami
     assert abs(in_inference - in_training) > 1e-3
     assert logs["train_end_loss"] == pytest.approx(in_training, rel=1e-6)
     assert logs[MEASUREMENT_WITHOUT[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training,
-                                                                                       rel=1e-5)
+                                                                                       abs=1e-6)
 
 
 @pytest.mark.parametrize("family", ["dropout", "noise"])
@@ -251,7 +251,7 @@ def test_a_random_family_term_equals_the_two_losses_measured_by_hand_with_the_ep
     in_inference = by_hand(model, images, targets, False)
     assert abs(in_inference - in_training) > 1e-3
     assert logs[MEASUREMENT_WITHOUT[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training,
-                                                                                       rel=1e-5)
+                                                                                       abs=1e-6)
 
 
 def test_random_crop_is_switched_to_what_keras_computes_for_it_in_inference():
