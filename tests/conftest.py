@@ -43,6 +43,17 @@ def run_module(module, *arguments, timeout=300, **popen):
                           timeout=timeout, **popen)
 
 
+def train(folder, dataset_dir, *extra):
+    """A seeded 3-epoch `fashion_mnist.py --diagnostics` run on `dataset_dir` into FOLDER/training.pickle:
+    (completed process, history path, history)."""
+    history = folder / "training.pickle"
+    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 3, "--dataset-dir", dataset_dir,
+                        "--diagnostics", "--diagnostics-size", 200, "--seed", 1, *extra)
+    assert result.returncode == 0, result.stderr
+    with open(history, "rb") as file:
+        return result, history, pickle.load(file)
+
+
 def load_pickle(path):
     with open(path, "rb") as file:
         return pickle.load(file)

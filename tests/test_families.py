@@ -19,6 +19,7 @@ from pyimagesearch.reasons.diagnostics import (
 )
 from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, gap_terms
 from pyimagesearch.runs.backends import set_seed
+from tests.conftest import draw, train
 
 TERM_OF = {"dropout": "reason 1 (dropout)", "noise": "reason 1 (noise)", "augmentation": "reason 1 (augmentation)",
            "batch-norm": "batch-norm statistics", "other": "other training-only layers"}
@@ -278,7 +279,8 @@ def test_recurrent_dropout_is_dropout():
         ("LSTMCell", "dropout"), ("LSTMCell", "recurrent_dropout")]
     assert found.augmentation == found.noise == []
     rng = np.random.default_rng(0)
-    sequences, targets = rng.random((48, 6, 3), dtype=np.float32), keras.utils.to_categorical(rng.integers(0, 10, 48), 10)
+    sequences = rng.random((48, 6, 3), dtype=np.float32)
+    targets = keras.utils.to_categorical(rng.integers(0, 10, 48), 10)
     logs, _ = measured_once(model, sequences, targets)
     # no other training-only layer: switched off, the dropout pass is the inference pass
     assert logs["train_end_nodropout_loss"] == logs["train_inference_loss"] == pytest.approx(
@@ -475,7 +477,8 @@ def test_every_keras_layer_that_acts_in_training_only_is_found_in_a_family():
                                                          ("batch-norm", found.batch_normalization))
                           if any(member is layer for member in members)]
     missed = [name for name in acting if len(families[name]) != 1]
-    assert not missed, f"Keras {keras.__version__}: these layers act in training only and no family holds them: {missed}"
+    assert not missed, (f"Keras {keras.__version__}: these layers act in training only and no family holds them: "
+                        f"{missed}")
     augmentation = sorted(name for name, found in families.items() if found == ["augmentation"])
     assert {"RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast",
             "RandomCrop"} <= set(augmentation)
@@ -504,3 +507,26 @@ def test_minivggnet_gets_augmentation_layers_only_when_asked():
     assert [type(layer).__name__ for layer in training_only_layers(augmented).augmentation] == [
         "RandomFlip", "RandomTranslation"]
     assert [type(layer).__name__ for layer in augmentation_layers()] == ["RandomFlip", "RandomTranslation"]
+
+
+@pytest.mark.slow
+def test_a_seeded_augment_run_records_augmentations_term_and_plots_it(tmp_path, small_dataset_dir, monkeypatch,
+                                                                      capsys):
+    result, history_path, history = train(tmp_path, small_dataset_dir, "--augment")
+    assert "training branch of their own" not in result.stdout
+    terms = gap_terms(history)
+    for epoch in range(3):
+        assert sum(terms[name][epoch] for name, _, _ in TERMS) == pytest.approx(
+            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
+    for name in ("reason 1 (augmentation)", "reason 1 (dropout)", "batch-norm statistics"):
+        assert all(value != 0 for value in terms[name]), name
+    assert list(terms["reason 1 (noise)"]) == list(terms["other training-only layers"]) == [0.0] * 3
+    axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    labels = [container.get_label() for container in axes[2].containers]
+    assert labels == ["reason 2 (running mean)", "reason 1 (dropout)", "reason 1 (augmentation)",
+                      "batch-norm statistics", "generalization (reason 3 if < 0)"]
+    assert "reason 1 (augmentation)" in capsys.readouterr().out
+    # the same seed without --augment trains another model: the flag is part of the run's settings
+    (tmp_path / "plain").mkdir()
+    _, _, plain = train(tmp_path / "plain", small_dataset_dir)
+    assert plain["loss"] != history["loss"]

@@ -20,7 +20,7 @@ from pyimagesearch.reasons.split_check import check_split, format_split_report
 from pyimagesearch.runs.backends import set_seed
 from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS
 from pyimagesearch.schedule import legacy_time_decay
-from tests.conftest import draw, run_module, run_script
+from tests.conftest import draw, run_module, run_script, train
 
 TERM_NAMES = [name for name, _, _ in TERMS]
 FOUR_TERM_NAMES = [name for name, _, _ in FOUR_TERMS]
@@ -330,15 +330,6 @@ def test_training_sample_is_fixed_by_the_seed_and_zero_means_all():
 
 # --- fashion_mnist.py --diagnostics, on real images ---
 
-def train(folder, dataset_dir, *extra):
-    history = folder / "training.pickle"
-    result = run_script("fashion_mnist.py", "--history", history, "--epochs", 3, "--dataset-dir", dataset_dir,
-                        "--diagnostics", "--diagnostics-size", 200, "--seed", 1, *extra)
-    assert result.returncode == 0, result.stderr
-    with open(history, "rb") as file:
-        return result, history, pickle.load(file)
-
-
 @pytest.fixture(scope="module")
 def diagnostics_run(tmp_path_factory, small_dataset_dir):
     return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
@@ -476,6 +467,19 @@ def test_third_axes_stacks_the_terms_under_the_logged_gap_and_leaves_absent_fami
     assert printed.splitlines()[0].endswith("epoch 1  epochs 1-3")
     reason_2 = next(line for line in printed.splitlines() if line.startswith("reason 2 (running mean)"))
     assert reason_2.split()[-2] == f"{terms['reason 2 (running mean)'][0]:+.4f}"
+
+
+def test_a_history_recorded_with_four_terms_still_plots_them(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "training.pickle"
+    path.write_bytes(pickle.dumps(TWO_EPOCHS))
+    assert set(FOUR_TERM_KEYS) <= set(TWO_EPOCHS) and not set(DIAGNOSTIC_KEYS) <= set(TWO_EPOCHS)
+    axes = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
+    printed = capsys.readouterr().out.splitlines()
+    bars = {container.get_label(): [patch.get_height() for patch in container.patches]
+            for container in axes[2].containers}
+    assert list(bars) == FOUR_TERM_NAMES
+    assert bars["batch-norm statistics"] == pytest.approx([-0.31, -0.16])  # inference - nodropout, as recorded
+    assert [line.split("  ")[0] for line in printed[1:]] == FOUR_TERM_NAMES + [LOGGED_GAP]
 
 
 def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path, monkeypatch, capsys):

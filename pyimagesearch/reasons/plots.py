@@ -6,9 +6,13 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.reasons.gaps import LOGGED_GAP, gap_terms, terms_of
+from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, gap_terms, terms_of
 from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import check_writable, write_atomically
+
+
+# one colour per term in every figure, whichever terms a model leaves out (the style's colour cycle has seven)
+TERM_COLOURS = {name: f"C{index}" for index, (name, _, _) in enumerate(TERMS)}
 
 
 def plot_diagnostics(ax, history, epochs):
@@ -31,6 +35,7 @@ def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
     for name, values in terms.items():
         values = np.asarray(values, dtype=float)
         ax.bar(epochs, values, bottom=np.where(values >= 0, above, below), width=0.8, label=name,
+               color=TERM_COLOURS[name],
                yerr=None if errors is None else errors[name], capsize=2, error_kw={"elinewidth": 0.8})
         above += np.clip(values, 0, None)
         below += np.clip(values, None, 0)
