@@ -17,7 +17,7 @@ from pyimagesearch.reasons.diagnostics import (
     moving_statistics,
     training_only_layers,
 )
-from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, gap_terms
+from pyimagesearch.reasons.gaps import TERMS, gap_terms
 from pyimagesearch.runs.backends import set_seed
 from tests.conftest import draw, train
 

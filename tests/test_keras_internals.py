@@ -3,8 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.keras_internals import (all_layers, ask_xla_for_deterministic_gpu_kernels, call_takes_training,
-                                           seed_generators, torch_global_generator_forked)
+from pyimagesearch.keras_internals import (all_layers, ask_xla_for_deterministic_gpu_kernels, call_replaced,
+                                           call_takes_training, calls_replaced, own_seed_generators, seed_generators,
+                                           torch_global_generator_forked)
 
 CHANGED = f"Keras {keras.__version__} changed what pyimagesearch/keras_internals.py relies on"
 
@@ -89,6 +90,54 @@ def test_whether_a_models_call_takes_training_is_known():
     model, _ = nested_model()
     assert call_takes_training(model) is True, f"{CHANGED}: a call(images, training) model reads as without"
     assert call_takes_training(NoTrainingArgument()) is False, f"{CHANGED}: a call(images) model reads as with"
+
+
+@pytest.mark.backends
+def test_a_layers_own_seed_generator_is_its_own_not_its_sublayers():
+    model, block = nested_model()
+    model(np.zeros((2, 4), "float32"))
+    dropout = block.layers[1]
+    assert len(own_seed_generators(dropout)) == 1, f"{CHANGED}: a seeded Dropout holds no seed generator of its own"
+    assert own_seed_generators(block) == own_seed_generators(model) == [], (
+        f"{CHANGED}: a container lists its sublayers' seed generators as its own")
+    assert call_takes_training(dropout) and not call_takes_training(keras.layers.Flatten()), (
+        f"{CHANGED}: whether a layer's call takes training is not known")
+
+
+@pytest.mark.backends
+def test_a_call_replaced_on_the_instance_takes_over_a_nested_layer_eager_and_traced_and_blocks_nest():
+    images = np.ones((8, 4), "float32")
+
+    def zeros(call):
+        return lambda inputs, **keywords: keras.ops.zeros_like(call(inputs, **keywords))
+
+    def doubled(call):
+        return lambda inputs, **keywords: 2 * call(inputs, **keywords)
+
+    def eager(model):
+        return keras.ops.convert_to_numpy(model(images, training=False))
+
+    model, block = nested_model()
+    before = eager(model)
+    dense = block.layers[0]
+    with calls_replaced([(dense, zeros)]):
+        assert call_replaced(dense)
+        with calls_replaced([(dense, doubled)]):  # doubles the outer block's zeros
+            nested = eager(model)
+        replaced = eager(model)  # the outer block's replacement, back after the inner block
+        traced = model.predict(images, verbose=0)  # Keras traces its predict function here, the first time
+    assert not call_replaced(dense)
+    bias_only = keras.ops.convert_to_numpy(model.inner.layers[-1](
+        block.layers[2](np.zeros((8, 8), "float32"), training=False)))
+    np.testing.assert_allclose(replaced, bias_only,
+                               err_msg=f"{CHANGED}: an instance's call does not replace the class's")
+    np.testing.assert_allclose(traced, bias_only, err_msg=f"{CHANGED}: a traced call ignores the instance's call")
+    np.testing.assert_allclose(nested, bias_only, err_msg=f"{CHANGED}: nested replacements do not compose")
+    np.testing.assert_array_equal(eager(model), before,
+                                  err_msg=f"{CHANGED}: the class's call is not back after the block")
+    with pytest.raises(RuntimeError), calls_replaced([(dense, zeros)]):
+        raise RuntimeError("a measurement failed")
+    assert not call_replaced(dense)
 
 
 @pytest.mark.backends
