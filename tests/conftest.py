@@ -20,6 +20,7 @@ from pyimagesearch.runs.backends import choose_backend, installed  # noqa: E402
 
 # as the scripts do before Keras loads, since the test modules import it: without TensorFlow, JAX or PyTorch
 choose_backend()
+import keras  # noqa: E402  (after choosing the backend)
 requires_tensorflow = pytest.mark.skipif(not installed("tensorflow"),
                                          reason="TensorFlow is not installed (it has no wheels for Python 3.14+)")
 # Keras 2 is not one of the project's requirements; the benchmark's keras2 configuration and the check of the post's
@@ -27,6 +28,17 @@ requires_tensorflow = pytest.mark.skipif(not installed("tensorflow"),
 needs_tf_keras = pytest.mark.skipif(not installed("tensorflow") or importlib.util.find_spec("tf_keras") is None,
                                     reason="tf_keras (Keras 2) is not installed: pip install tf_keras==<TensorFlow's "
                                            "version>")
+
+
+class Wrapper(keras.Model):
+    """A subclassed model around another model or layer, handing `training` on."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+    def call(self, inputs, training=None):
+        return self.inner(inputs, training=training)
 
 
 def run_script(script, *arguments, timeout=300, **popen):

@@ -19,7 +19,7 @@ from pyimagesearch.reasons.diagnostics import (
 )
 from pyimagesearch.reasons.gaps import TERMS, gap_terms
 from pyimagesearch.runs.backends import set_seed
-from tests.conftest import draw, train
+from tests.conftest import Wrapper, draw, train
 
 TERM_OF = {"dropout": "reason 1 (dropout)", "noise": "reason 1 (noise)", "augmentation": "reason 1 (augmentation)",
            "batch-norm": "batch-norm statistics", "other": "other training-only layers"}
@@ -426,17 +426,6 @@ NOT_BUILT = {
 }
 
 
-class Holder(keras.Model):
-    """One layer in a subclassed model (a Sequential cannot hold a layer that returns its input as it is)."""
-
-    def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
-        self.layer = layer
-
-    def call(self, inputs, training=None):
-        return self.layer(inputs, training=training)
-
-
 def public_layer_classes():
     return {name: kind for name, kind in vars(keras.layers).items()
             if inspect.isclass(kind) and issubclass(kind, keras.layers.Layer)}
@@ -467,7 +456,7 @@ def test_every_keras_layer_that_acts_in_training_only_is_found_in_a_family():
             continue
         if acts_in_training(build()):
             acting.append(name)
-        model = Holder(layer)
+        model = Wrapper(layer)  # a Sequential cannot hold a layer that returns its input as it is
         images = np.random.default_rng(1).random(IMAGES, dtype=np.float32) * 255
         model(images)  # built outside the measuring scope, as fit() builds a model before the diagnostics look
         found = training_only_layers(model, images)

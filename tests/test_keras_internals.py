@@ -6,19 +6,9 @@ import pytest
 from pyimagesearch.keras_internals import (all_layers, ask_xla_for_deterministic_gpu_kernels, call_replaced,
                                            call_takes_training, calls_replaced, own_seed_generators, seed_generators,
                                            torch_global_generator_forked)
+from tests.conftest import Wrapper
 
 CHANGED = f"Keras {keras.__version__} changed what pyimagesearch/keras_internals.py relies on"
-
-
-class Wrapper(keras.Model):
-    """A subclassed model around a functional one that holds a Sequential: three levels of nesting."""
-
-    def __init__(self, inner, **kwargs):
-        super().__init__(**kwargs)
-        self.inner = inner
-
-    def call(self, images, training=None):
-        return self.inner(images, training=training)
 
 
 class NoTrainingArgument(keras.Model):
