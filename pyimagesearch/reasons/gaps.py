@@ -48,7 +48,7 @@ def has_diagnostics(history):
 
 def terms_of(*histories):
     """TERMS, or FOUR_TERMS if any of the histories was recorded with four (which every history can be split into:
-    their batch-norm term is the sum of today's noise, augmentation, batch-norm and other terms)."""
+    their batch-norm term is the sum of the noise, augmentation, batch-norm and other terms)."""
     return TERMS if all(key in history for history in histories for key in DIAGNOSTIC_KEYS) else FOUR_TERMS
 
 

@@ -6,8 +6,8 @@ from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import write_atomically
 
 # what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/reasons/diagnostics.py); a
-# history recorded before augmentation and noise had terms of their own holds FOUR_TERM_KEYS, and one from before
-# the train_end keys existed only the last three
+# history split into four terms (no noise, augmentation or other term) holds FOUR_TERM_KEYS, and an older one only
+# their last three
 DIAGNOSTIC_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_end_nonoise_loss",
                    "train_end_noaugmentation_loss", "train_end_nobatchnorm_loss", "train_inference_loss",
                    "train_inference_accuracy", "val_dropout_loss")
