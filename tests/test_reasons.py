@@ -384,6 +384,18 @@ TWO_EPOCHS = {"loss": [1.00, 0.60], "train_end_loss": [0.93, 0.58], "train_end_n
               "val_accuracy": [0.57, 0.79], "train_inference_accuracy": [0.52, 0.83], "val_dropout_loss": [1.37, 0.97]}
 
 
+def test_the_table_names_the_absent_families_on_one_line_instead_of_rows_of_zeros():
+    history = dict(SEVEN_TERMS, train_end_nonoise_loss=SEVEN_TERMS["train_end_nodropout_loss"],
+                   train_inference_loss=SEVEN_TERMS["train_end_nobatchnorm_loss"],
+                   val_loss=[value - 0.04 for value in SEVEN_TERMS["val_loss"]])
+    lines = format_gaps(mean_gaps(history))
+    names = [line.split("  ")[0] for line in lines[1:-1]]
+    assert names == ["reason 2 (running mean)", "reason 1 (dropout)", "reason 1 (augmentation)",
+                     "batch-norm statistics", "generalization (reason 3 if < 0)", LOGGED_GAP]
+    assert lines[-1] == ("exactly 0 (nothing of theirs acts in the model): reason 1 (noise), "
+                         "other training-only layers")
+
+
 def test_a_history_recorded_with_four_terms_is_split_as_it_was_recorded():
     terms = gap_terms(TWO_EPOCHS)
     assert list(terms) == ["reason 2 (running mean)", "reason 1 (dropout)", "batch-norm statistics",

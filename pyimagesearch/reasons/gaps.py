@@ -85,11 +85,16 @@ def mean_gaps(history):
 
 
 def format_gaps(table):
-    """Aligned lines: one row per term, one column per span, four decimals with their sign."""
-    width = max(len(name) for name, _ in table.rows)
+    """Aligned lines: one row per term, one column per span, four decimals with their sign; the terms of families
+    the model lacks (exactly 0 throughout) named on one last line instead."""
+    rows = [(name, means) for name, means in table.rows if name == LOGGED_GAP or any(means)]
+    absent = [name for name, means in table.rows if (name, means) not in rows]
+    width = max(len(name) for name, _ in rows)
     columns = [max(len(label), 7) for label in table.spans]
     lines = [f"{'val_loss - loss, mean over':<{width}}" + "".join(f"  {label:>{column}}"
                                                                   for label, column in zip(table.spans, columns))]
-    for name, means in table.rows:
+    for name, means in rows:
         lines.append(f"{name:<{width}}" + "".join(f"  {mean:>+{column}.4f}" for mean, column in zip(means, columns)))
+    if absent:
+        lines.append(f"exactly 0 (nothing of theirs acts in the model): {', '.join(absent)}")
     return lines
