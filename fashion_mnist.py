@@ -154,7 +154,7 @@ def main():
         H = model.fit(trainX, trainY, validation_data=(testX, testY), batch_size=BS, epochs=NUM_EPOCHS,
                       initial_epoch=backup.finished_epochs, callbacks=callbacks + [StopOnNonFinite(), backup])
     if args.diagnostics and diagnostics.seconds:
-        print(f"[INFO] diagnostics took {mean(diagnostics.seconds):.1f}s per epoch, beside training and validation's "
+        print(f"[INFO] diagnostics took {mean(diagnostics.seconds):.1f}s per epoch; training and validation took "
               f"{mean(diagnostics.training_seconds):.1f}s")
 
     # make predictions on the test set (silently, as Keras 2 did) and show a nicely formatted classification

@@ -520,7 +520,7 @@ def test_a_seeded_augment_run_records_augmentations_term_and_plots_it(tmp_path, 
                       "batch-norm statistics", "generalization (reason 3 if < 0)"]
     printed = capsys.readouterr().out.splitlines()
     assert any(line.startswith("reason 1 (augmentation)") for line in printed)
-    assert printed[-1] == ("exactly 0 (nothing of theirs acts in the model): reason 1 (noise), "
+    assert printed[-1] == ("exactly 0, as none of these act in the model: reason 1 (noise), "
                            "other training-only layers")
     # the same seed without --augment trains another model: the flag is part of the run's settings
     (tmp_path / "plain").mkdir()

@@ -348,7 +348,7 @@ def test_a_real_run_records_every_measurement_and_its_terms_add_up_to_the_logged
         # MiniVGGNet has dropout and batch-norm, and no noise, augmentation or layer of its own
         assert all(terms[name][epoch] != 0 for name in MINIVGGNET_TERMS)
         assert all(terms[name][epoch] == 0 for name in TERM_NAMES if name not in MINIVGGNET_TERMS)
-    assert re.search(r"\[INFO\] diagnostics took \d+\.\ds per epoch, beside training and validation's \d+\.\ds",
+    assert re.search(r"\[INFO\] diagnostics took \d+\.\ds per epoch; training and validation took \d+\.\ds",
                      diagnostics_run[0].stdout)
     assert "training branch of their own" not in diagnostics_run[0].stdout
 
@@ -392,7 +392,7 @@ def test_the_table_names_the_absent_families_on_one_line_instead_of_rows_of_zero
     names = [line.split("  ")[0] for line in lines[1:-1]]
     assert names == ["reason 2 (running mean)", "reason 1 (dropout)", "reason 1 (augmentation)",
                      "batch-norm statistics", "generalization (reason 3 if < 0)", LOGGED_GAP]
-    assert lines[-1] == ("exactly 0 (nothing of theirs acts in the model): reason 1 (noise), "
+    assert lines[-1] == ("exactly 0, as none of these act in the model: reason 1 (noise), "
                          "other training-only layers")
 
 

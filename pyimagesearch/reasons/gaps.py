@@ -96,5 +96,5 @@ def format_gaps(table):
     for name, means in rows:
         lines.append(f"{name:<{width}}" + "".join(f"  {mean:>+{column}.4f}" for mean, column in zip(means, columns)))
     if absent:
-        lines.append(f"exactly 0 (nothing of theirs acts in the model): {', '.join(absent)}")
+        lines.append(f"exactly 0, as none of these act in the model: {', '.join(absent)}")
     return lines
