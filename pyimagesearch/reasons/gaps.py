@@ -61,6 +61,13 @@ def gap_terms(history, terms=None):
     return terms
 
 
+def acting_terms(*term_tables):
+    """The names of the terms, among gap_terms() tables, that are not exactly 0 in every epoch of every table: a
+    family that acts in none of the models is left out of figures and study tables (not of the logged gap)."""
+    return [name for name in term_tables[0] if name != LOGGED_GAP
+            and any(np.any(np.asarray(table[name]) != 0) for table in term_tables)]
+
+
 def spans(epoch_count):
     """[(label, epochs)] to average over: epoch 1, the first three epochs and all of them, without repeats."""
     result = [("epoch 1", 1)]

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, gap_terms, terms_of
+from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, acting_terms, gap_terms, terms_of
 from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import check_writable, write_atomically
 
@@ -18,13 +18,7 @@ TERM_COLOURS = {name: f"C{index}" for index, (name, _, _) in enumerate(TERMS)}
 def plot_diagnostics(ax, history, epochs):
     """Third axes: each epoch's logged gap val_loss - loss as the stacked bars of its terms."""
     terms = gap_terms(history)
-    logged_gap = terms.pop(LOGGED_GAP)
-    plot_gap_bars(ax, epochs, present(terms), logged_gap)
-
-
-def present(terms):
-    """The terms that are not exactly 0 in every epoch: a family the model lacks gets neither bar nor legend."""
-    return {name: values for name, values in terms.items() if np.any(np.asarray(values) != 0)}
+    plot_gap_bars(ax, epochs, {name: terms[name] for name in acting_terms(terms)}, terms[LOGGED_GAP])
 
 
 def plot_gap_bars(ax, epochs, terms, logged_gap, errors=None):
@@ -75,8 +69,7 @@ def plot_study(histories):
             ax.set_xlabel("Epoch #")
             ax.set_ylabel("Loss")
             ax.legend()
-        runs = {name: np.array([run[name] for run in terms]) for name in terms[0]}
-        runs = {name: values for name, values in runs.items() if name == LOGGED_GAP or np.any(values != 0)}
+        runs = {name: np.array([run[name] for run in terms]) for name in acting_terms(*terms) + [LOGGED_GAP]}
         means = {name: values.mean(axis=0) for name, values in runs.items()}
         errors = {name: [means[name] - values.min(axis=0), values.max(axis=0) - means[name]]
                   for name, values in runs.items()}

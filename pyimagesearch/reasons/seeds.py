@@ -230,19 +230,16 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    import numpy as np
-
-    from pyimagesearch.reasons.gaps import gap_terms, spans, terms_of
+    from pyimagesearch.reasons.gaps import acting_terms, gap_terms, spans, terms_of
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
                                        ("epoch 1 val_loss", "val_loss", 0))]
-    names = terms_of(*histories)
-    terms = [gap_terms(history, names) for history in histories]
+    terms = [gap_terms(history, terms_of(*histories)) for history in histories]
     for label, epochs in spans(len(histories[0]["loss"])):
         if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a family no run has is left out
             result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
-                       for name, _, _ in names if any(np.any(run[name] != 0) for run in terms)]
+                       for name in acting_terms(*terms)]
     for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
                            ("epoch from which val_loss stays above loss", epoch_staying_above)):
         found = [epoch_of(history) for history in histories]
