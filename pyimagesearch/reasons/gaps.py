@@ -52,13 +52,19 @@ def terms_of(*histories):
     return TERMS if all(key in history for history in histories for key in DIAGNOSTIC_KEYS) else FOUR_TERMS
 
 
-def gap_terms(history, terms=None):
-    """{term name: array over epochs} for the terms (`terms`, else those the history was recorded with) and, last,
-    the logged gap they add up to."""
+def gap_terms(history, split=None):
+    """{term name: array over epochs} for the terms of `split` (TERMS or FOUR_TERMS; else those the history was
+    recorded with) and, last, the logged gap they add up to."""
     terms = {name: np.asarray(history[later]) - np.asarray(history[earlier])
-             for name, later, earlier in terms or terms_of(history)}
+             for name, later, earlier in split or terms_of(history)}
     terms[LOGGED_GAP] = np.asarray(history["val_loss"]) - np.asarray(history["loss"])
     return terms
+
+
+def study_gap_terms(histories):
+    """gap_terms() of each history, all split alike (into four terms if any was recorded with four)."""
+    split = terms_of(*histories)
+    return [gap_terms(history, split) for history in histories]
 
 
 def acting_terms(*term_tables):

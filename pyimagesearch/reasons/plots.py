@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, acting_terms, gap_terms, terms_of
+from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, acting_terms, gap_terms, study_gap_terms
 from pyimagesearch.runs.errors import UserError
 from pyimagesearch.runs.files import check_writable, write_atomically
 
@@ -57,8 +57,7 @@ def plot_study(histories):
     from matplotlib.figure import Figure
 
     epochs = np.arange(0, len(histories[0]["loss"]))
-    names = terms_of(*histories)
-    terms = [gap_terms(history, names) for history in histories]
+    terms = study_gap_terms(histories)
     with matplotlib.style.context("ggplot"):
         figure = Figure(figsize=(6.4, 9.6))
         axs = figure.subplots(3, 1)

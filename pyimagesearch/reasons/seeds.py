@@ -230,12 +230,12 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    from pyimagesearch.reasons.gaps import acting_terms, gap_terms, spans, terms_of
+    from pyimagesearch.reasons.gaps import acting_terms, spans, study_gap_terms
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
                                        ("epoch 1 val_loss", "val_loss", 0))]
-    terms = [gap_terms(history, terms_of(*histories)) for history in histories]
+    terms = study_gap_terms(histories)
     for label, epochs in spans(len(histories[0]["loss"])):
         if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a family no run has is left out
             result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
