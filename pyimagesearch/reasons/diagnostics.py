@@ -110,6 +110,11 @@ class TrainingOnlyLayers(NamedTuple):
             return moving_statistics(self.batch_normalization)
         raise ValueError(f"{family!r} cannot be switched off layer by layer; inference mode switches it off")
 
+    def switched(self):
+        """The ids of the layers the families switch from outside (all but `other`)."""
+        return {id(layer) for layer, _ in self.dropout + self.noise} | {
+            id(layer) for layer in self.augmentation + self.batch_normalization}
+
     def state(self):
         """Every switch's current setting: what a traced measuring step depends on beyond its arguments."""
         return (tuple(getattr(layer, attribute) for layer, attribute in self.dropout + self.noise),
@@ -147,16 +152,16 @@ def training_only_layers(model, images=None):
     layers = all_layers(model)
     dropout = [(layer, attribute) for layer in layers for attribute in dropout_attributes(layer)]
     noise = [(layer, attribute) for layer in layers for kind, attribute in NOISE_LAYERS if isinstance(layer, kind)]
-    switched = {id(layer) for layer, _ in dropout + noise}
-    augmentation = [layer for layer in layers if is_keras_layer(layer) and own_seed_generators(layer)
-                    and id(layer) not in switched]
     batch_normalization = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
-    found = TrainingOnlyLayers(dropout, noise, augmentation, batch_normalization, [])
+    found = TrainingOnlyLayers(dropout, noise, [], batch_normalization, [])
+    switched = found.switched()
+    found = found._replace(augmentation=[layer for layer in layers if is_keras_layer(layer)
+                                         and own_seed_generators(layer) and id(layer) not in switched])
     if images is None:
         return found
     branches = find_own_training_branches(model, found, images)
     keras_own = [layer for layer in branches if is_keras_layer(layer) and not isinstance(layer, WRAPPERS)]
-    return found._replace(augmentation=augmentation + keras_own,
+    return found._replace(augmentation=found.augmentation + keras_own,
                           other=[layer for layer in branches if not any(layer is own for own in keras_own)])
 
 
@@ -203,8 +208,7 @@ def find_own_training_branches(model, found, images, seed=0):
     training-only behaviour lies in switched layers has none). Each candidate is called both ways on the inputs it
     gets in one training-mode forward pass of `images`, with every other candidate in inference mode, so that a
     container is not blamed for what a layer inside it does; nothing is written."""
-    switched = {id(layer) for layer, _ in found.dropout + found.noise}
-    switched |= {id(layer) for layer in found.augmentation + found.batch_normalization}
+    switched = found.switched()
     candidates = [layer for layer in all_layers(model) if call_takes_training(layer) and id(layer) not in switched]
     differs = {}
 
