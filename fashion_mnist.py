@@ -47,6 +47,8 @@ def argument_parser():
                          "(default: off)")
     ap.add_argument("--diagnostics-size", type=non_negative_int, default=10000, metavar="N",
                     help="training images measured by --diagnostics, 0 for all (default: 10000)")
+    ap.add_argument("--diagnostics-seed", type=seed, default=None, metavar="S",
+                    help="seed of --diagnostics' sample and random draws, apart from training's (default: --seed)")
     ap.add_argument("--check-split", action="store_true",
                     help="print a report on duplicates and differences between the splits first (default: off)")
     ap.add_argument("--near-duplicate-threshold", type=positive_float, default=0.02, metavar="RMS",
@@ -71,7 +73,7 @@ def main():
     args = parse_arguments()
     from pyimagesearch.runs.backends import choose_backend, set_seed
     from pyimagesearch.runs.files import check_writable
-    from pyimagesearch.speed.settings import keep_float32, prefer_onednn, use_mixed_precision
+    from pyimagesearch.speed.settings import fast_batch_norm, keep_float32, prefer_onednn, use_mixed_precision
 
     check_writable(args.history, "history")
     choose_backend()  # before Keras loads: one that is installed (TensorFlow has no wheels for Python 3.14+)
@@ -131,6 +133,7 @@ def main():
     opt = SGD(learning_rate=legacy_time_decay(INIT_LR, INIT_LR / NUM_EPOCHS), momentum=0.9)
     model = MiniVGGNet.build(width=28, height=28, depth=1, classes=10, dropout_scale=args.dropout_scale,
                               augment=args.augment)
+    model = fast_batch_norm(model, keras.backend.backend())  # the same batch-norm in TensorFlow's fused kernel
     model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
 
     # resume an unfinished run of the same settings from the backup beside the history file
@@ -143,9 +146,10 @@ def main():
 
         from pyimagesearch.reasons.diagnostics import ReasonDiagnostics, training_sample
 
-        sample = training_sample(len(trainX), args.diagnostics_size, args.seed)
+        diagnostics_seed = args.seed if args.diagnostics_seed is None else args.diagnostics_seed
+        sample = training_sample(len(trainX), args.diagnostics_size, diagnostics_seed)
         diagnostics = ReasonDiagnostics((trainX[sample], trainY[sample]), (testX, testY), batch_size=BS,
-                                        seed=args.seed)
+                                        seed=diagnostics_seed)
         callbacks.append(diagnostics)
 
     # train the network

@@ -23,13 +23,36 @@ def run_benchmark(*arguments, **popen):
     return run_module("pyimagesearch.speed.benchmark", *arguments, **popen)
 
 
-def test_flop_count_comes_from_the_layer_shapes():
+def graph_flops(function, *specs):
+    """Floating-point operations of a traced function as TensorFlow's own profiler counts them from its graph, an
+    account independent of the benchmark's."""
+    import tensorflow as tf
+    from tensorflow.python.profiler.model_analyzer import profile
+    from tensorflow.python.profiler.option_builder import ProfileOptionBuilder
+
+    graph = tf.function(function, autograph=False).get_concrete_function(*specs).graph
+    options = ProfileOptionBuilder(ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    return profile(graph, options=options).total_float_ops
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counted by TensorFlow's profiler")
+def test_flop_count_agrees_with_tensorflows_own_count_of_the_graph():
+    import tensorflow as tf
+
     model = MiniVGGNet.build(28, 28, 1, 10)
-    # convolutions 0.45 + 14.45 + 7.23 + 14.45 MFLOP, dense 3.21 + 0.01 MFLOP per image
-    assert forward_flops_per_image(model) == 39_799_808
-    assert epoch_flops(model) == 39_799_808 * (3 * 60000 + 10000)
-    wider = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, padding="same")])
-    assert forward_flops_per_image(wider) == 2 * 3 * 3 * 3 * 4 * 8 * 8
+    image, target = tf.TensorSpec([1, 28, 28, 1]), tf.TensorSpec([1, 10])
+    forward = graph_flops(lambda x: model(x, training=False), image)
+
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.categorical_crossentropy(y, model(x, training=True))
+        return tape.gradient(loss, model.trainable_variables)
+
+    training = graph_flops(train_step, image, target)
+    # the convolutions and dense layers, which the benchmark counts, are all but the last 1% (batch-norm, ReLU, biases)
+    assert 0.99 * forward <= forward_flops_per_image(model) <= forward
+    assert 2.9 <= training / forward <= 3.1  # a training step costs about three forward passes
+    assert epoch_flops(model) == pytest.approx(training * 60000 + forward * 10000, rel=0.02)
 
 
 def without_onednn_setting():
@@ -110,7 +133,9 @@ def test_benchmark_prints_a_row_per_variant(small_dataset_dir):
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
             if line.split() and line.split()[0] in ("plain", "steps32", "bf16")}
     assert list(rows) == ["plain", "steps32", "bf16"]  # plain is always timed, first, as the reference
-    assert rows["plain"][5] == "1.00x"
+    for name in ("steps32", "bf16"):  # each row's speed against plain's, from the printed seconds an epoch
+        assert float(rows[name][5].rstrip("x")) == pytest.approx(float(rows["plain"][1]) / float(rows[name][1]),
+                                                                 abs=0.01 + 0.01 * float(rows[name][5].rstrip("x")))
     assert "GFLOP/s, the practical ceiling" in result.stdout and "7.56 TFLOP" in result.stdout
 
 
@@ -202,13 +227,21 @@ def parse_benchmark_arguments(monkeypatch, *arguments):
     return parse_arguments()
 
 
-def test_emulating_avx2_needs_configurations(monkeypatch, capsys):
+@pytest.mark.slow
+def test_variants_run_on_an_emulated_avx2_cpu_with_every_cap_set(small_dataset_dir):
+    result = run_benchmark("--variants", "plain", "keras-bn", "--emulate-avx2", "--steps", 2, "--repeats", 1,
+                           "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith("; AVX2-only CPU emulated")
+    assert [line.split()[0] for line in result.stdout.splitlines() if line.startswith(("plain ", "keras-bn "))] == [
+        "plain", "keras-bn"]
+
+
+def test_configurations_and_whole_runs_are_refused_together(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exited:
-        parse_benchmark_arguments(monkeypatch, "--emulate-avx2")
+        parse_benchmark_arguments(monkeypatch, "--whole-runs", "2", "--configurations", "tensorflow")
     assert exited.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1] == (f"{BENCHMARK}: error: --emulate-avx2 goes with "
-                                                        "--configurations")
-    assert parse_benchmark_arguments(monkeypatch, "--emulate-avx2", "--configurations", "tensorflow").emulate_avx2
+    assert "--configurations and --whole-runs" in capsys.readouterr().err.splitlines()[-1]
 
 
 def test_each_configuration_sets_only_its_own_settings_over_the_environment():
@@ -313,6 +346,36 @@ def test_benchmark_times_the_posts_own_code_on_keras2(small_dataset_dir):
     [row] = [line.split() for line in lines if line.startswith("keras2 ")]
     assert row[5] == "1.00x" and float(row[1]) > 0
     assert "7.56 TFLOP" in result.stdout  # the same network's FLOPs, counted on tf_keras's layers
+
+
+@pytest.mark.slow
+@needs_tf_keras
+def test_whole_runs_time_the_script_and_the_posts_code_in_turns(small_dataset_dir):
+    result = run_benchmark("--whole-runs", 1, "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "whole runs of: --epochs 2 --train-size 20000 --test-size 10000, in turns"
+    assert lines[1].startswith("  turn 1, fashion_mnist.py: ") and lines[2].startswith("  turn 1, the post's code")
+    rows = {line[:28].strip(): line[28:].split() for line in lines if line.startswith(("fashion_mnist.py ", "the post"))}
+    assert list(rows) == ["fashion_mnist.py", "the post's code on Keras 2"]
+    for wall, _, cpu, _ in rows.values():
+        # both trained, on both CPUs at times: the CPU seconds are the children's, not this process's
+        assert float(wall) > 1 and float(cpu) > 1
+    assert lines[-2].startswith("wall time, the post's code / fashion_mnist.py, pair by pair: ")
+    assert lines[-1].startswith("CPU time, the post's code / fashion_mnist.py, pair by pair: ")
+
+
+@pytest.mark.slow
+@needs_tf_keras
+@pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")
+def test_the_posts_own_script_on_keras2_trains_and_pickles_its_history(small_dataset_dir, tmp_path):
+    result = run_module("pyimagesearch.speed.post_keras2", "--history", tmp_path / "h.pickle", "--epochs", 1,
+                        "--dataset-dir", small_dataset_dir)
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] training model..." in result.stdout and "[INFO] serializing training history..." in result.stdout
+    with open(tmp_path / "h.pickle", "rb") as file:
+        history = pickle.load(file)
+    assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"] and len(history["loss"]) == 1
 
 
 def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):

@@ -27,7 +27,7 @@ settings that only take effect when a process starts:
                       tensorflow. tf_keras is not one of the project's requirements: pip install
                       tf_keras==<TensorFlow's version>
 
-With `--emulate-avx2` every process is capped at AVX2, as on a laptop CPU: tensorflow-eigen is then the plain port
+With `--emulate-avx2` every process is capped at AVX2, as on a laptop CPU (with --variants too): tensorflow-eigen is then the plain port
 (oneDNN off, as TensorFlow leaves it there by itself) and tensorflow the default (oneDNN on).
 """
 import argparse
@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 
-from pyimagesearch.runs.backends import choose_backend
-from pyimagesearch.runs.errors import UserError, run
-from pyimagesearch.runs.flags import positive_int
-from pyimagesearch.speed.settings import keep_float32, prefer_onednn
+from ..runs.backends import choose_backend
+from ..runs.errors import UserError, run
+from ..runs.flags import positive_int
+from .settings import keep_float32, prefer_onednn
 
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
 STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
@@ -72,7 +72,7 @@ def describe_machine(keras):
     """One line: Keras and its backend, the CPU's count and features, and, under TensorFlow, whether oneDNN is on."""
     import platform
 
-    from pyimagesearch.speed.cpu import FEATURES, accelerators, cpu_features, onednn_default
+    from .cpu import FEATURES, accelerators, cpu_features, onednn_default
 
     features = cpu_features()
     found = " ".join(feature for feature in FEATURES if feature in features) or f"none of {' '.join(FEATURES)}"
@@ -108,18 +108,21 @@ class Variant:
         self.name, self.model, self.keras, self.images, self.targets = name, model, keras, images, targets
 
     @classmethod
-    def on_keras3(cls, name, images, targets, policy="float32", **compile_arguments):
-        """MiniVGGNet built under the dtype `policy` and compiled as in the post with `compile_arguments`, what
-        fashion_mnist.py would pass."""
+    def on_keras3(cls, name, images, targets, policy="float32", keras_batch_norm=False, **compile_arguments):
+        """MiniVGGNet built under the dtype `policy`, with fashion_mnist.py's fused batch-norm unless
+        `keras_batch_norm`, and compiled as in the post with `compile_arguments`, what fashion_mnist.py would pass."""
         import keras
 
-        from pyimagesearch.minivggnet import MiniVGGNet
-        from pyimagesearch.schedule import compile_as_in_the_post
+        from ..minivggnet import MiniVGGNet
+        from ..schedule import compile_as_in_the_post
+        from .settings import fast_batch_norm
 
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)
         try:
             model = MiniVGGNet.build(28, 28, 1, 10)
+            if not keras_batch_norm:
+                model = fast_batch_norm(model, keras.backend.backend())
         finally:
             keras.config.set_dtype_policy(previous)
         return cls(name, compile_as_in_the_post(model, **compile_arguments), keras, images, targets)
@@ -130,8 +133,8 @@ class Variant:
         compiled with the post's lines."""
         import tf_keras
 
-        from pyimagesearch.minivggnet import MiniVGGNet
-        from pyimagesearch.schedule import compile_on_keras2
+        from ..minivggnet import MiniVGGNet
+        from ..schedule import compile_on_keras2
 
         model = compile_on_keras2(MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras), tf_keras)
         return cls("plain", model, tf_keras, images, targets)
@@ -168,6 +171,7 @@ class Variant:
 
 VARIANTS = {
     "plain": {},                                   # the post's model.fit, as fashion_mnist.py runs it
+    "keras-bn": {"keras_batch_norm": True},        # with Keras's own batch-norm layer instead of the fused one
     "steps8": {"steps_per_execution": 8},
     "steps32": {"steps_per_execution": 32},
     "xla": {"jit_compile": True},
@@ -233,7 +237,7 @@ def turns(args):
 
 
 def time_variants(args):
-    from pyimagesearch.datasets import load_fashion_mnist
+    from ..datasets import load_fashion_mnist
 
     # the data first: a missing folder is reported before the seconds TensorFlow takes to load
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
@@ -246,7 +250,7 @@ def time_variants(args):
         import keras
     images = images.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels, 10)
-    print(describe_machine(keras))
+    print(describe_machine(keras) + ("; AVX2-only CPU emulated" if args.emulate_avx2 else ""))
     ceiling = matmul_gflops()
     print(f"numpy float32 matmul (4096^3): {ceiling:.0f} GFLOP/s, the practical ceiling")
 
@@ -309,6 +313,51 @@ def time_configurations(args):
                 f"{turns(args)}, one process a turn")
 
 
+# the workload of the README's whole-run speed rows: two epochs on a third of the training set
+WHOLE_RUN = ("--epochs", "2", "--train-size", "20000", "--test-size", "10000")
+
+
+def time_whole_runs(args):
+    """fashion_mnist.py and the post's own script on Keras 2 (speed/post_keras2.py), each run `--whole-runs` times as
+    a whole process, in turns, with the same flags: wall and CPU seconds (user and system, all threads) of each."""
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    require_tf_keras()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    commands = {"fashion_mnist.py": [sys.executable, os.path.join(root, "fashion_mnist.py")],
+                "the post's code on Keras 2": [sys.executable, "-m", "pyimagesearch.speed.post_keras2"]}
+    environment = {**os.environ, **(AVX2_EMULATION if args.emulate_avx2 else {})}
+    flags = list(WHOLE_RUN) + (["--dataset-dir", args.dataset_dir] if args.dataset_dir else [])
+    print(f"whole runs of: {' '.join(WHOLE_RUN)}, in turns{' (AVX2-only CPU emulated)' if args.emulate_avx2 else ''}")
+    wall, cpu = {name: [] for name in commands}, {name: [] for name in commands}
+    with tempfile.TemporaryDirectory() as folder:
+        for turn in range(args.whole_runs):
+            for name, command in commands.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.perf_counter()
+                result = subprocess.run(command + ["--history", os.path.join(folder, f"{turn}.pickle")] + flags,
+                                        cwd=root, env=environment, capture_output=True, text=True)
+                wall[name].append(time.perf_counter() - started)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                if result.returncode != 0:
+                    last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
+                    raise UserError(f"{name} failed: {last.removeprefix('error: ')}")
+                cpu[name].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+                print(f"  turn {turn + 1}, {name}: {wall[name][-1]:.1f} s wall, {cpu[name][-1]:.1f} s CPU", flush=True)
+    names = list(commands)
+    print(f"{'':28} {'wall s':>8} {'range':>13} {'CPU s':>8} {'range':>13}")
+    for name in names:
+        print(f"{name:28} {statistics.median(wall[name]):>8.1f} {min(wall[name]):>6.1f}-{max(wall[name]):<6.1f} "
+              f"{statistics.median(cpu[name]):>8.1f} {min(cpu[name]):>6.1f}-{max(cpu[name]):<6.1f}")
+    for label, seconds in (("wall", wall), ("CPU", cpu)):
+        ratios = [post / ours for post, ours in zip(seconds[names[1]], seconds[names[0]])]
+        print(f"{label} time, the post's code / fashion_mnist.py, pair by pair: "
+              f"{' '.join(f'{ratio:.2f}x' for ratio in ratios)} (median {statistics.median(ratios):.2f}x)")
+
+
 def steps_in_an_epoch(text):
     """--steps: a turn takes its batches from the 60,000 training images without repeating any, so at most an
     epoch's worth; more would time fewer batches than the extrapolation divides by."""
@@ -327,9 +376,11 @@ def parse_arguments():
     parser.add_argument("--configurations", nargs="+", choices=list(CONFIGURATIONS), default=None, metavar="NAME",
                         help="instead of --variants, time the post's fit under each of these settings, one process "
                              f"each: {', '.join(CONFIGURATIONS)} (default: none)")
+    parser.add_argument("--whole-runs", type=positive_int, default=None, metavar="N",
+                        help="instead, run fashion_mnist.py and the post's own code on Keras 2 N times each as "
+                             f"whole processes, in turns, with {' '.join(WHOLE_RUN)} (default: none)")
     parser.add_argument("--emulate-avx2", action="store_true",
-                        help="with --configurations, cap every library at AVX2 as on a CPU without AVX-512 "
-                             "(default: off)")
+                        help="cap every library at AVX2 as on a CPU without AVX-512 (default: off)")
     parser.add_argument("--steps", type=steps_in_an_epoch, default=150, metavar="N",
                         help=f"training batches (and validation images / 32) per timed turn, at most "
                              f"{STEPS_PER_EPOCH} (default: 150)")
@@ -340,8 +391,8 @@ def parse_arguments():
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keras2", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.emulate_avx2 and not args.configurations:
-        parser.error("--emulate-avx2 goes with --configurations")
+    if args.configurations and args.whole_runs:
+        parser.error("--configurations and --whole-runs time different things: give one")
     return args
 
 
@@ -353,6 +404,15 @@ def main():
     if args.configurations:
         time_configurations(args)
         return
+    if args.whole_runs:
+        time_whole_runs(args)
+        return
+    if args.emulate_avx2 and any(os.environ.get(key) != value for key, value in AVX2_EMULATION.items()):
+        # the caps are read when each library loads, numpy's among them: start again with them set
+        import sys
+
+        os.execve(sys.executable, [sys.executable, "-m", "pyimagesearch.speed.benchmark", *sys.argv[1:]],
+                  {**os.environ, **AVX2_EMULATION})
     if "plain" not in args.variants:
         args.variants.insert(0, "plain")
     choose_backend()  # as fashion_mnist.py does, before Keras loads (each configuration's process names its own)

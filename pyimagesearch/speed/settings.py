@@ -8,7 +8,7 @@ on CPU-only machines.
 """
 import os
 
-from pyimagesearch.speed.cpu import bfloat16_is_fast
+from .cpu import bfloat16_is_fast
 
 
 def prefer_onednn(environment=os.environ):
@@ -49,6 +49,21 @@ def keep_float32(backend):
         for setting in (torch.backends, torch.backends.cuda.matmul, torch.backends.cudnn.conv,
                         torch.backends.cudnn.rnn):
             setting.fp32_precision = "ieee"
+
+
+def fast_batch_norm(model, backend):
+    """`model` with its batch-norm layers computed by TensorFlow's fused kernel under TensorFlow, unchanged on other
+    backends; `backend` as `keras.backend.backend()`. Call it on the built model, before compiling it.
+
+    Keras 3 computes batch-norm from separate operations where Keras 2 called TensorFlow's fused kernel, which made
+    the post's own code on Keras 2 faster than the port on CPUs with AVX-512; the fused layer computes the same
+    batch-norm with the same weights (speed/batch_norm.py, docs/speed.md). JAX and PyTorch keep Keras's layer.
+    """
+    if backend != "tensorflow":
+        return model
+    from .batch_norm import with_fused_batch_norm
+
+    return with_fused_batch_norm(model)
 
 
 def use_mixed_precision(features, devices):
