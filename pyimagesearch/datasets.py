@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 
-from pyimagesearch.runs.errors import UserError
+from .runs.errors import UserError
 
 # Debian's package dataset-fashion-mnist installs the four files here
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"

@@ -9,15 +9,14 @@ import pytest
 from pyimagesearch.keras_internals import call_takes_training, seed_generators
 from pyimagesearch.minivggnet import MiniVGGNet, augmentation_layers
 from pyimagesearch.reasons.diagnostics import (
-    FAMILIES,
-    MEASUREMENT_WITHOUT,
     ReasonDiagnostics,
     attributes_zero,
     called_in_inference,
     moving_statistics,
     training_only_layers,
 )
-from pyimagesearch.reasons.gaps import TERMS, gap_terms
+from pyimagesearch.reasons.gaps import gap_terms
+from pyimagesearch.reasons.measurements import FAMILIES, MEASUREMENT_WITHOUT, TERMS
 from pyimagesearch.runs.backends import set_seed
 from tests.conftest import Wrapper, draw, train
 

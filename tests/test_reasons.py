@@ -15,10 +15,10 @@ from pyimagesearch.reasons.diagnostics import (
     training_only_layers,
     training_sample,
 )
-from pyimagesearch.reasons.gaps import FOUR_TERMS, LOGGED_GAP, TERMS, format_gaps, gap_terms, mean_gaps, spans
+from pyimagesearch.reasons.gaps import format_gaps, gap_terms, mean_gaps, spans
+from pyimagesearch.reasons.measurements import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS, FOUR_TERMS, LOGGED_GAP, TERMS
 from pyimagesearch.reasons.split_check import check_split, format_split_report
 from pyimagesearch.runs.backends import set_seed
-from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS
 from pyimagesearch.schedule import legacy_time_decay
 from tests.conftest import draw, run_module, run_script, train
 

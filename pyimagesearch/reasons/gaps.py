@@ -11,7 +11,7 @@ up to the logged gap exactly, whatever the sample or the random draw:
                     + (train_inference_loss - train_end_nobatchnorm_loss)        other training-only layers
                     + (val_loss - train_inference_loss)                          generalization; reason 3 if < 0
 
-The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
+The measurements and terms are named in pyimagesearch/reasons/measurements.py. The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
 the last, in opposite directions (the others are differences on the same images); the random draw moves the first
 terms by amounts that cancel in the sum. A negative term is a reason the validation loss lies below the training
 loss. A history recorded with four terms (no noise, augmentation or other term; its batch-norm term holds whatever
@@ -21,24 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pyimagesearch.runs.history import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS
-
-# (name, later measurement, earlier measurement): each term is later minus earlier
-TERMS = (
-    ("reason 2 (running mean)", "train_end_loss", "loss"),
-    ("reason 1 (dropout)", "train_end_nodropout_loss", "train_end_loss"),
-    ("reason 1 (noise)", "train_end_nonoise_loss", "train_end_nodropout_loss"),
-    ("reason 1 (augmentation)", "train_end_noaugmentation_loss", "train_end_nonoise_loss"),
-    ("batch-norm statistics", "train_end_nobatchnorm_loss", "train_end_noaugmentation_loss"),
-    ("other training-only layers", "train_inference_loss", "train_end_nobatchnorm_loss"),
-    ("generalization (reason 3 if < 0)", "val_loss", "train_inference_loss"),
-)
-FOUR_TERMS = (
-    TERMS[0], TERMS[1],
-    ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
-    TERMS[-1],
-)
-LOGGED_GAP = "logged gap (val_loss - loss)"
+from .measurements import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS, FOUR_TERMS, LOGGED_GAP, TERMS
 
 
 def has_diagnostics(history):

@@ -103,9 +103,9 @@ def format_split_report(report):
 
 
 def main():
-    from pyimagesearch.datasets import load_fashion_mnist
-    from pyimagesearch.runs.errors import run
-    from pyimagesearch.runs.flags import positive_float
+    from ..datasets import load_fashion_mnist
+    from ..runs.errors import run
+    from ..runs.flags import positive_float
 
     parser = argparse.ArgumentParser(prog="python -m pyimagesearch.reasons.split_check",
                                      description="Check Fashion-MNIST's two splits for leaks and differences.")

@@ -9,7 +9,7 @@ import importlib.util
 import json
 import os
 
-from pyimagesearch.runs.errors import UserError
+from .errors import UserError
 
 # the order of preference, Keras's own default first; each with the packages it needs and how to install them
 BACKENDS = {
@@ -86,7 +86,7 @@ def set_seed(seed):
     """
     import keras
 
-    from pyimagesearch.keras_internals import ask_xla_for_deterministic_gpu_kernels
+    from ..keras_internals import ask_xla_for_deterministic_gpu_kernels
 
     if keras.backend.backend() == "jax":
         ask_xla_for_deterministic_gpu_kernels()

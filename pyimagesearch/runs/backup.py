@@ -16,9 +16,9 @@ import signal
 
 import keras
 
-from pyimagesearch.runs.errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
-from pyimagesearch.runs.files import write_atomically
-from pyimagesearch.runs.history import as_python_floats, save_history
+from .errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
+from .files import write_atomically
+from .history import as_python_floats, save_history
 
 STATE = "state.json"
 

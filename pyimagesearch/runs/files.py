@@ -2,7 +2,7 @@
 import os
 import tempfile
 
-from pyimagesearch.runs.errors import UserError
+from .errors import UserError
 
 
 def check_writable(path, what):

@@ -2,15 +2,9 @@
 import io
 import pickle
 
-from pyimagesearch.runs.errors import UserError
-from pyimagesearch.runs.files import write_atomically
+from .errors import UserError
+from .files import write_atomically
 
-# what `fashion_mnist.py --diagnostics` adds to the post's four keys (see pyimagesearch/reasons/diagnostics.py); a
-# history split into four terms (no noise, augmentation or other term) holds FOUR_TERM_KEYS, and an older one only
-# their last three
-DIAGNOSTIC_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_end_nonoise_loss",
-                   "train_end_noaugmentation_loss", "train_end_nobatchnorm_loss", "train_inference_loss",
-                   "train_inference_accuracy", "val_dropout_loss")
 FOUR_TERM_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_inference_loss", "train_inference_accuracy",
                   "val_dropout_loss")
 
