@@ -83,3 +83,12 @@ def ask_xla_for_deterministic_gpu_kernels(environment=os.environ):
     flags = environment.get("XLA_FLAGS", "")
     if "xla_gpu_deterministic_ops" not in flags:
         environment["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
+
+
+def validation_split_of(arrays, validation_split):
+    """(training arrays, validation arrays) exactly as `fit(validation_split=...)` splits them: the last part is the
+    validation set. Keras's own function is private (keras.src); using it keeps the measurement's split identical to
+    fit's, whatever rounding Keras applies."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    return train_validation_split(arrays, validation_split)

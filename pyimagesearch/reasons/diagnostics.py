@@ -46,7 +46,14 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
-from pyimagesearch.keras_internals import (
+from .measurements import (
+    AS_TRAINING_SEES_IT,
+    FAMILIES,
+    INFERENCE_ACCURACY,
+    MEASUREMENT_WITHOUT,
+    VALIDATION_WITH_DROPOUT,
+)
+from ..keras_internals import (
     all_layers,
     call_replaced,
     call_takes_training,
@@ -66,11 +73,6 @@ NOISE_LAYERS = ((keras.layers.GaussianNoise, "stddev"),)
 # at each call, and drop nothing when they are 0
 DROPOUT_ATTRIBUTES = ("dropout", "recurrent_dropout")
 
-FAMILIES = ("dropout", "noise", "augmentation", "batch-norm", "other")
-# the measurement taken once a family, and every family before it, is switched off
-MEASUREMENT_WITHOUT = {"dropout": "train_end_nodropout_loss", "noise": "train_end_nonoise_loss",
-                       "augmentation": "train_end_noaugmentation_loss", "batch-norm": "train_end_nobatchnorm_loss",
-                       "other": "train_inference_loss"}
 
 
 def training_sample(count, size, seed=None):
@@ -251,9 +253,10 @@ class ReasonDiagnostics(keras.callbacks.Callback):
     seed-generator states every pass of the last epoch started from."""
 
     def __init__(self, training_data, validation_data, batch_size=32, seed=None):
+        """`training_data` and `validation_data` are (inputs, targets), or functions that return them when first needed,
+        at the end of the first epoch (for data read from the batches training takes)."""
         super().__init__()
-        self.sample = tuple(training_data)
-        self.validation = tuple(validation_data)
+        self._sample, self._validation = training_data, validation_data
         self.batch_size = batch_size
         # our own random numbers for the random layers, so that measuring neither draws from nor advances the seed
         # generators that training uses
@@ -262,14 +265,27 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         self.seeds = None
         self._steps, self._found, self._epoch_started = {}, None, None
 
+    @property
+    def sample(self):
+        if callable(self._sample):
+            self._sample = self._sample()
+        return tuple(self._sample)
+
+    @property
+    def validation(self):
+        if callable(self._validation):
+            self._validation = self._validation()
+        return tuple(self._validation)
+
     def set_model(self, model):
         super().set_model(model)
         self._steps, self._found = {}, None
 
     def on_train_begin(self, logs=None):
-        # a subclassed model that has never been called is built by its first training step (on TensorFlow): its
-        # layers are then found at the end of the first epoch
-        if all(layer.built for layer in all_layers(self.model)):
+        # a subclassed model that has never been called is built by its first training step (on TensorFlow), and a
+        # sample read from training's batches exists once they are taken: the layers are then found at the end of
+        # the first epoch
+        if not callable(self._sample) and all(layer.built for layer in all_layers(self.model)):
             self.training_only_layers()
 
     def training_only_layers(self):
@@ -301,7 +317,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         with contextlib.ExitStack() as switched:
             # with nothing active, training mode computes what inference mode does: one pass serves for all
             loss, accuracy = self.measure(*self.sample, training=bool(active))
-            logs["train_end_loss"] = loss
+            logs[AS_TRAINING_SEES_IT] = loss
             for family in FAMILIES:
                 if family in active:
                     # the last active family's pass is inference mode itself, as val_loss is measured
@@ -310,9 +326,9 @@ class ReasonDiagnostics(keras.callbacks.Callback):
                         switched.enter_context(found.switched_off(family))
                     loss, accuracy = self.measure(*self.sample, training=not last)
                 logs[MEASUREMENT_WITHOUT[family]] = loss
-        logs["train_inference_accuracy"] = accuracy
+        logs[INFERENCE_ACCURACY] = accuracy
         with moving_statistics(found.batch_normalization):
-            logs["val_dropout_loss"], _ = self.measure(*self.validation, training=True)
+            logs[VALIDATION_WITH_DROPOUT], _ = self.measure(*self.validation, training=True)
         self.seconds.append(time.perf_counter() - started)
 
     def measure(self, images, targets, training):

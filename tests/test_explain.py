@@ -1,0 +1,284 @@
+"""`python explain.py SCRIPT ...`: a reader's own training script, run unchanged, with every fit() that validates
+measured; each kind of input, a seeded script with and without the command, failures, and a reader's own package."""
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from pyimagesearch.reasons.gaps import gap_terms
+from pyimagesearch.reasons.measurements import DIAGNOSTIC_KEYS, LOGGED_GAP
+from pyimagesearch.runs.history import load_history
+from tests.conftest import ROOT, installed, run_script
+
+EXPLAIN = os.path.join(ROOT, "explain.py")
+BACKEND = keras.backend.backend()
+
+# A reader's script: a small seeded model on random data, fed as --feed says, validated as --validate says; it saves
+# its final weights' digest to --weights, so that runs with and without the command can be compared bit for bit.
+TRAIN = '''
+import argparse
+import hashlib
+import sys
+
+import keras
+import numpy as np
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--feed", default="arrays")
+parser.add_argument("--validate", default="data")
+parser.add_argument("--weights", default=None)
+parser.add_argument("--epochs", type=int, default=2)
+parser.add_argument("--csv", default=None)
+args = parser.parse_args()
+print("argv", sys.argv, "name", __name__)
+
+keras.utils.set_random_seed(0)
+random = np.random.default_rng(0)
+x = random.normal(size=(96, 6, 6, 1)).astype("float32")
+y = keras.utils.to_categorical(random.integers(0, 3, 96), 3)
+x_val, y_val = x[:32] + 0.1, y[:32]
+model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                          keras.layers.BatchNormalization(), keras.layers.Flatten(), keras.layers.Dropout(0.5),
+                          keras.layers.Dense(3, activation="softmax")])
+model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), loss="categorical_crossentropy",
+              metrics=["accuracy"])
+callbacks = [keras.callbacks.CSVLogger(args.csv)] if args.csv else []
+fit = dict(epochs=args.epochs, verbose=0, callbacks=callbacks)
+if args.validate == "data":
+    fit["validation_data"] = (x_val, y_val)
+elif args.validate == "split":
+    fit["validation_split"] = 0.25
+
+if args.feed == "arrays":
+    model.fit(x, y, batch_size=16, **fit)
+elif args.feed == "weighted":
+    model.fit(x, y, batch_size=16, sample_weight=np.ones(96), **fit)
+elif args.feed == "tf.data":
+    import tensorflow as tf
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(96).batch(16)
+    fit["validation_data"] = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(16)
+    model.fit(data, **fit)
+elif args.feed == "PyDataset":
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, images, targets):
+            super().__init__()
+            self.images, self.targets = images, targets
+
+        def __len__(self):
+            return len(self.images) // 16
+
+        def __getitem__(self, index):
+            return self.images[index * 16:(index + 1) * 16], self.targets[index * 16:(index + 1) * 16]
+
+    model.fit(Batches(x, y), **fit)
+elif args.feed == "generator":
+    def batches():
+        for epoch in range(args.epochs):
+            order = np.random.permutation(96)
+            for start in range(0, 96, 16):
+                yield x[order[start:start + 16]], y[order[start:start + 16]]
+
+    model.fit(batches(), steps_per_epoch=6, **fit)
+elif args.feed == "DataLoader":
+    import torch
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(x), torch.tensor(y)),
+                                         batch_size=16, shuffle=True)
+    fit["validation_data"] = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.tensor(x_val), torch.tensor(y_val)), batch_size=16)
+    model.fit(loader, **fit)
+if args.weights:
+    digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest()
+    open(args.weights, "w").write(digest)
+'''
+
+
+def write_script(folder, text=TRAIN, name="train.py"):
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def explain(*arguments, cwd=ROOT, timeout=300):
+    return subprocess.run([sys.executable, EXPLAIN, *map(str, arguments)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout)
+
+
+def run_plainly(script, *arguments, cwd=ROOT):
+    return subprocess.run([sys.executable, str(script), *map(str, arguments)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def same_weights_with_and_without(tmp_path, feed):
+    script = write_script(tmp_path)
+    plain = run_plainly(script, "--feed", feed, "--weights", tmp_path / "plain.txt")
+    assert plain.returncode == 0, plain.stderr
+    measured = explain(script, "--feed", feed, "--weights", tmp_path / "measured.txt")
+    assert measured.returncode == 0, measured.stderr
+    assert (tmp_path / "measured.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    return measured
+
+
+def measured_history(folder, fit=1):
+    return load_history(str(folder / "train-explained" / f"fit-{fit}.pickle"))
+
+
+def assert_terms_add_up(history):
+    terms = gap_terms(history)
+    np.testing.assert_allclose(sum(values for name, values in terms.items() if name != LOGGED_GAP),
+                               terms[LOGGED_GAP], atol=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.backends
+@pytest.mark.parametrize("feed", ["arrays", "generator", "PyDataset"])
+def test_a_seeded_script_ends_on_the_same_weights_with_and_without_the_command(tmp_path, feed):
+    measured = same_weights_with_and_without(tmp_path, feed)
+    history = measured_history(tmp_path)
+    assert set(DIAGNOSTIC_KEYS) <= set(history) and len(history["loss"]) == 2
+    assert_terms_add_up(history)
+    assert "[INFO] explain: fit() 1, val_loss - loss split into its reasons:" in measured.stdout
+    assert "reason 1 (dropout)" in measured.stdout and "batch-norm statistics" in measured.stdout
+    assert (tmp_path / "train-explained" / "fit-1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pipeline_line = "examples as the " in measured.stdout and "augmentation done in the pipeline" in measured.stdout
+    assert pipeline_line == (feed != "arrays")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not installed("tensorflow"), reason="tf.data needs TensorFlow")
+def test_a_tf_data_pipeline_that_reshuffles_is_measured_without_changing_its_order(tmp_path):
+    measured = same_weights_with_and_without(tmp_path, "tf.data")
+    assert "the first 10,000 examples as the tf.data pipeline yields them" in measured.stdout
+    assert_terms_add_up(measured_history(tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.backends
+@pytest.mark.skipif(BACKEND != "torch", reason="a DataLoader is the PyTorch backend's input")
+def test_a_torch_dataloader_is_measured_without_moving_torchs_random_generator(tmp_path):
+    measured = same_weights_with_and_without(tmp_path, "DataLoader")
+    assert "as the DataLoader pipeline yields them" in measured.stdout
+    assert_terms_add_up(measured_history(tmp_path))
+
+
+def test_validation_split_is_split_as_fit_splits_it_and_the_script_runs_as_python_would(tmp_path):
+    script = write_script(tmp_path)
+    result = explain("--sample-size", 0, script, "--validate", "split", "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    assert f"argv [{str(script)!r}, '--validate', 'split', '--epochs', '1'] name __main__" in result.stdout
+    history = measured_history(tmp_path)
+    assert len(history["loss"]) == 1 and set(DIAGNOSTIC_KEYS) <= set(history)
+    # all 72 training images measured in inference mode: train_inference_accuracy is a multiple of 1/72
+    assert round(history["train_inference_accuracy"][0] * 72, 6) % 1 == 0
+    plotted = run_script("plot_shift.py", "--input", tmp_path / "train-explained" / "fit-1.pickle", "--output",
+                         tmp_path / "plot.png")
+    assert plotted.returncode == 0, plotted.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("validate, feed, why", [
+    ("none", "arrays", "it has no validation data (validation_data or validation_split)"),
+    ("data", "weighted", "it weighs its samples (sample_weight or class_weight), which the measurement does not"),
+])
+def test_a_fit_the_measurement_does_not_support_trains_untouched_and_says_why(tmp_path, validate, feed, why):
+    script = write_script(tmp_path)
+    plain = run_plainly(script, "--feed", feed, "--validate", validate, "--weights", tmp_path / "plain.txt")
+    result = explain(script, "--feed", feed, "--validate", validate, "--weights", tmp_path / "measured.txt")
+    assert result.returncode == 0, result.stderr
+    assert f"[INFO] explain: fit() 1 is not measured: {why}" in result.stdout
+    assert (tmp_path / "measured.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    assert not (tmp_path / "train-explained" / "fit-1.pickle").exists()
+
+
+def test_keras_own_csv_logger_records_the_measurements_beside_the_losses(tmp_path):
+    script = write_script(tmp_path)
+    result = explain(script, "--csv", tmp_path / "log.csv")
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "log.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 2 and {"loss", "val_loss", *DIAGNOSTIC_KEYS} <= set(rows[0])
+    history = measured_history(tmp_path)
+    assert [float(row["train_end_loss"]) for row in rows] == pytest.approx(history["train_end_loss"])
+
+
+@pytest.mark.parametrize("ending, status, last", [
+    ("raise ValueError('the reader\\'s own bug')", 1, "ValueError: the reader's own bug"),
+    ("sys.exit(4)", 4, None),
+])
+def test_a_failing_script_fails_as_it_would_alone_with_its_traceback_and_status(tmp_path, ending, status, last):
+    script = write_script(tmp_path, f"import sys\nprint('started')\n{ending}\n")
+    result = explain(script)
+    assert result.returncode == status and result.stdout == "started\n"
+    if last:
+        assert "Traceback (most recent call last):" in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == last
+
+
+def test_an_output_folder_the_command_did_not_make_is_refused_before_the_script_runs(tmp_path):
+    script = write_script(tmp_path, "print('ran')\n")
+    (tmp_path / "train-explained").mkdir()
+    (tmp_path / "train-explained" / "notes.txt").write_text("the reader's")
+    result = explain(script)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"error: {tmp_path / 'train-explained'} exists and was not made by this command; give "
+                             "another --output\n")
+    assert (tmp_path / "train-explained" / "notes.txt").read_text() == "the reader's"
+    missing = explain(tmp_path / "missing.py")
+    assert (missing.returncode, missing.stderr) == (1, f"error: no script {str(tmp_path / 'missing.py')!r}\n")
+
+
+# the post's download: its own pyimagesearch package with the post's MiniVGGNet, imported by its training script
+POSTS_PACKAGE = {
+    "pyimagesearch/__init__.py": "",
+    "pyimagesearch/minivggnet.py": """
+        import keras
+        READERS = True
+
+        class MiniVGGNet:
+            @staticmethod
+            def build(width, height, depth, classes):
+                return keras.Sequential([keras.Input((height, width, depth)), keras.layers.Conv2D(4, 3),
+                                         keras.layers.BatchNormalization(), keras.layers.Flatten(),
+                                         keras.layers.Dropout(0.5), keras.layers.Dense(classes, activation="softmax")])
+        """,
+}
+BOOKS_PACKAGE = {"pyimagesearch/__init__.py": "", "pyimagesearch/nn/__init__.py": "",
+                 "pyimagesearch/nn/conv/__init__.py": "from .minivggnet import MiniVGGNet\n",
+                 "pyimagesearch/nn/conv/minivggnet.py": POSTS_PACKAGE["pyimagesearch/minivggnet.py"]}
+READERS_SCRIPT = """
+import keras
+import numpy as np
+import pyimagesearch
+from {module} import MiniVGGNet
+
+print("package", pyimagesearch.__file__)
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(64, 8, 8, 1)).astype("float32")
+y = keras.utils.to_categorical(np.arange(64) % 3, 3)
+model = MiniVGGNet.build(8, 8, 1, 3)
+model.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
+model.fit(x, y, validation_split=0.25, epochs=2, batch_size=16, verbose=0)
+"""
+
+
+@pytest.mark.parametrize("layout, module", [(POSTS_PACKAGE, "pyimagesearch.minivggnet"),
+                                            (BOOKS_PACKAGE, "pyimagesearch.nn.conv")], ids=["post", "books"])
+def test_a_readers_folder_with_its_own_pyimagesearch_package_keeps_it(tmp_path, layout, module):
+    for path, text in layout.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(textwrap.dedent(text))
+    write_script(tmp_path, READERS_SCRIPT.format(module=module))
+    result = explain("train.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"package {tmp_path / 'pyimagesearch' / '__init__.py'}" in result.stdout
+    assert_terms_add_up(load_history(str(tmp_path / "train-explained" / "fit-1.pickle")))
+
+
+def test_the_command_flags_come_before_the_script_and_bad_ones_get_argparses_line(tmp_path):
+    result = explain("--sample-size", "-1", "train.py")
+    assert result.returncode == 2 and result.stderr.splitlines()[-1].startswith(
+        "python explain.py: error: argument --sample-size: ")
