@@ -55,7 +55,13 @@ def test_without_display_or_output_it_saves_a_png_beside_the_input(history_file)
     assert result.returncode == 0, result.stderr
     saved = history_file.with_suffix(".png")
     assert str(saved) in result.stdout
-    assert saved.read_bytes()[:4] == b"\x89PNG"
+    import matplotlib.image
+
+    # the post's two plots at matplotlib's default 6.4 x 4.8 inches and 100 dots an inch, with both curves' colours
+    pixels = matplotlib.image.imread(saved)
+    assert pixels.shape[:2] == (480, 640)
+    colours = {tuple(pixel) for pixel in (pixels[..., :3] * 255).round().astype(int).reshape(-1, 3)}
+    assert {(226, 74, 51), (52, 138, 189)} <= colours  # ggplot's first two colours: train_loss and val_loss
     assert not [name for name in os.listdir(history_file.parent) if name.startswith(".")]  # no temporary left
 
 

@@ -155,9 +155,26 @@ def test_summary_md_holds_the_same_numbers(study):
 
 
 @pytest.mark.slow
-def test_the_figure_is_a_png(study):
-    with open(study["folder"] / "seeds.png", "rb") as file:
-        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+def test_the_figure_draws_the_posts_plots_over_the_runs_and_the_terms_with_their_range(study):
+    import matplotlib.image
+    from matplotlib.container import BarContainer
+
+    from pyimagesearch.reasons.gaps import acting_terms, study_gap_terms
+    from pyimagesearch.reasons.plots import plot_study
+
+    histories = study["histories"]
+    figure = plot_study(histories)
+    top, shifted, gap = figure.get_axes()
+    assert [top.get_title(), shifted.get_title()] == [f"Unshifted Loss Plot (mean and min-max of 2 runs)",
+                                                      f"Shifted Loss Plot (mean and min-max of 2 runs)"]
+    mean_loss = [statistics.mean(values) for values in zip(*(history["loss"] for history in histories))]
+    [train] = [line for line in shifted.get_lines() if line.get_label() == "train_loss"]
+    assert list(train.get_xdata()) == [-0.5, 0.5, 1.5] and list(train.get_ydata()) == pytest.approx(mean_loss)
+    bars = [container.get_label() for container in gap.containers if isinstance(container, BarContainer)]
+    assert bars == acting_terms(*study_gap_terms(histories))
+    # the saved PNG is that figure: 6.4 x 9.6 inches at 100 dots an inch, and not blank
+    pixels = matplotlib.image.imread(study["folder"] / "seeds.png")
+    assert pixels.shape[:2] == (960, 640) and pixels.std() > 0.1
 
 
 # --- without training ---
@@ -295,8 +312,8 @@ import pyimagesearch.reasons.seeds as seeds
 from pyimagesearch.runs.errors import run
 
 stand_in = sys.argv.pop(1)
-train_to_end = seeds.train_to_end
-seeds.train_to_end = lambda command: train_to_end([command[0], stand_in, *command[2:]])
+start_run = seeds.start_run
+seeds.start_run = lambda command, *arguments: start_run([command[0], stand_in, *command[2:]], *arguments)
 run(seeds.main)
 """
 
@@ -420,3 +437,43 @@ def test_ctrl_c_makes_the_study_wait_for_the_run_however_long_and_pass_the_stop_
     assert log.read_text().splitlines() == ["ready", *signals]  # not one signal more from the study
     assert process.returncode == 130 and stderr == ("error: study stopped by Ctrl-C during the run with seed 0; run "
                                                     "the same command again to resume it\n")
+
+
+# writes its history after noting, beside it, when it ran and on which CPUs; waits long enough for runs to overlap
+NOTES_ITS_TURN = """
+import json
+import os
+import pickle
+import sys
+import time
+
+path, seed = sys.argv[sys.argv.index("--history") + 1], sys.argv[sys.argv.index("--seed") + 1]
+started = time.time()
+print(f"training seed {{seed}}")
+time.sleep(1.5)
+with open(os.path.join(os.path.dirname(path), f"turn-{{seed}}.json"), "w") as file:
+    json.dump({{"started": started, "ended": time.time(), "cpus": sorted(os.sched_getaffinity(0)),
+               "allocate": os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE")}}, file)
+with open(path, "wb") as file:
+    pickle.dump({history}, file)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two CPUs to share out")
+def test_jobs_run_seeds_at_the_same_time_each_on_its_share_of_the_cpus_with_its_output_in_a_log(tmp_path):
+    folder = tmp_path / "study"
+    process = start_study_of_a_stand_in(NOTES_ITS_TURN.format(history=repr(THREE_EPOCHS)), tmp_path, "--runs", 3,
+                                        "--jobs", 2, "--folder", folder, "--epochs", 3)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    turns = [json.loads((folder / f"turn-{seed}.json").read_text()) for seed in range(3)]
+    assert turns[0]["started"] < turns[1]["ended"] and turns[1]["started"] < turns[0]["ended"]  # together
+    assert turns[2]["started"] >= min(turns[0]["ended"], turns[1]["ended"])  # never three at once
+    cpus = sorted(os.sched_getaffinity(0))
+    assert turns[0]["cpus"] == cpus[0::2] and turns[1]["cpus"] == cpus[1::2]
+    assert turns[2]["cpus"] in (cpus[0::2], cpus[1::2]) and {turn["allocate"] for turn in turns} == {"false"}
+    for seed in range(3):
+        assert (folder / f"seed-{seed}.log").read_text() == f"training seed {seed}\n"
+        assert f"[INFO] seed {seed} of 0-2: " in stdout and f"(its output in {folder / f'seed-{seed}.log'})" in stdout
+    assert (folder / "summary.md").is_file() and "over 3 runs" in stdout

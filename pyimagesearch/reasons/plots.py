@@ -6,9 +6,10 @@ import numpy as np
 from matplotlib.backends import BackendFilter, backend_registry
 from matplotlib.ticker import MaxNLocator
 
-from pyimagesearch.reasons.gaps import LOGGED_GAP, TERMS, acting_terms, gap_terms, study_gap_terms
-from pyimagesearch.runs.errors import UserError
-from pyimagesearch.runs.files import check_writable, write_atomically
+from .gaps import acting_terms, gap_terms, study_gap_terms
+from .measurements import LOGGED_GAP, TERMS
+from ..runs.errors import UserError
+from ..runs.files import check_writable, write_atomically
 
 
 # one colour per term in every figure, whichever terms a model leaves out (the style's colour cycle has seven)
@@ -52,7 +53,8 @@ def plot_band(ax, epochs, runs, label):
 
 def plot_study(histories):
     """The seeds study's figure: the post's two plots over all runs, and the mean gap split into its terms with
-    min-max error bars. Returns a matplotlib Figure (no pyplot, so no display is needed)."""
+    min-max error bars (for one history, the post's plots and its gap as they are). Returns a matplotlib Figure (no
+    pyplot, so no display is needed)."""
     import matplotlib.style
     from matplotlib.figure import Figure
 
@@ -64,7 +66,7 @@ def plot_study(histories):
         for ax, shift, title in ((axs[0], 0.0, "Unshifted Loss Plot"), (axs[1], 0.5, "Shifted Loss Plot")):
             plot_band(ax, epochs - shift, [history["loss"] for history in histories], "train_loss")
             plot_band(ax, epochs, [history["val_loss"] for history in histories], "val_loss")
-            ax.set_title(f"{title} (mean and min-max of {len(histories)} runs)")
+            ax.set_title(f"{title} (mean and min-max of {len(histories)} runs)" if len(histories) > 1 else title)
             ax.set_xlabel("Epoch #")
             ax.set_ylabel("Loss")
             ax.legend()
@@ -73,8 +75,9 @@ def plot_study(histories):
         errors = {name: [means[name] - values.min(axis=0), values.max(axis=0) - means[name]]
                   for name, values in runs.items()}
         logged_gap = means.pop(LOGGED_GAP)
-        plot_gap_bars(axs[2], epochs, means, logged_gap, errors=errors)
-        axs[2].set_title(f"{axs[2].get_title()} (mean, min-max)")
+        plot_gap_bars(axs[2], epochs, means, logged_gap, errors=errors if len(histories) > 1 else None)
+        if len(histories) > 1:
+            axs[2].set_title(f"{axs[2].get_title()} (mean, min-max)")
         figure.tight_layout()
     return figure
 

@@ -38,19 +38,28 @@ import subprocess
 import sys
 from typing import NamedTuple
 
-from pyimagesearch.runs.errors import NON_FINITE_LOSS, UserError, run
-from pyimagesearch.runs.files import write_atomically
-from pyimagesearch.runs.flags import positive_int
-from pyimagesearch.runs.history import FOUR_TERM_KEYS, load_history
+from ..runs.errors import NON_FINITE_LOSS, UserError, run
+from ..runs.files import write_atomically
+from ..runs.flags import positive_int
+from ..runs.history import load_history
+from .measurements import FOUR_TERM_KEYS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "fashion_mnist.py")
 STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
 FLAGS_FILE = "study.json"
-POST = {"final val_accuracy": 0.9312, "epoch 1 loss": 0.5433, "epoch 1 val_loss": 0.3281}
+# the epochs the post's printed log shows (1-5 and 21-25 of its 25)
+POST_LOG = {epoch: dict(zip(("loss", "accuracy", "val_loss", "val_accuracy"), values)) for epoch, values in (
+    (1, (0.5433, 0.8181, 0.3281, 0.8815)), (2, (0.3396, 0.8780, 0.2726, 0.9006)), (3, (0.2941, 0.8943, 0.2722, 0.8970)),
+    (4, (0.2717, 0.9017, 0.2334, 0.9144)), (5, (0.2534, 0.9086, 0.2245, 0.9194)),
+    (21, (0.1797, 0.9340, 0.1879, 0.9324)), (22, (0.1814, 0.9342, 0.1901, 0.9313)),
+    (23, (0.1766, 0.9351, 0.1866, 0.9320)), (24, (0.1770, 0.9347, 0.1845, 0.9337)),
+    (25, (0.1734, 0.9372, 0.1871, 0.9312)))}
+POST = {"final val_accuracy": POST_LOG[25]["val_accuracy"], "epoch 1 loss": POST_LOG[1]["loss"],
+        "epoch 1 val_loss": POST_LOG[1]["val_loss"]}
 # settings that change where the images come from or what the diagnostics measure, not how the model trains: the
 # post's figures still stand beside a study that changes only these (any other setting, even one added later, counts)
-NOT_TRAINING = ("dataset_dir", "diagnostics_size")
+NOT_TRAINING = ("dataset_dir", "diagnostics_size", "diagnostics_seed")
 
 
 def parse_arguments(argv=None):
@@ -63,6 +72,9 @@ def parse_arguments(argv=None):
                     help="seeded runs, seeds 0 to N-1 (default: 5)")
     ap.add_argument("--folder", required=True, metavar="DIR",
                     help="folder for seed-K.pickle, summary.md and seeds.png, created if missing")
+    ap.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                    help="runs at a time, each on its share of the CPUs (or sharing one GPU), its output in "
+                         "DIR/seed-K.log (default: 1, its output to the terminal)")
     args, passed_on = ap.parse_known_args(argv)
     for token in passed_on:
         flag = study_flag(token)
@@ -178,28 +190,68 @@ def check_same_study(folder, flags, settings):
     write_atomically(path, lambda file: file.write(payload))
 
 
-def train_to_end(command):
-    """Run one training with its output streamed to the terminal; return its exit status, or raise
-    KeyboardInterrupt once a Ctrl-C has stopped it.
+def cpu_shares(jobs):
+    """The CPUs this process may use, dealt out into `jobs` shares (one CPU for several jobs when there are more jobs
+    than CPUs); None where the system does not say (no sched_getaffinity)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return [cpus[index::jobs] or [cpus[index % len(cpus)]] for index in range(jobs)]
 
-    A terminal's Ctrl-C reaches the training too; a `kill -INT` of this process alone does not, and nothing here
-    tells the two apart. So the stop is passed on as SIGTERM, which the training treats as it treats Ctrl-C, and
-    which does not count as a second Ctrl-C where the first reached it. Then we wait without a time limit: the
-    training stops at a batch's end, after backing up an epoch whose training has ended (its diagnostics can take
-    minutes), and any further signal from us could cost that epoch. A second Ctrl-C reaches the training from the
-    terminal and stops it at once; here it is ignored.
+
+def start_run(command, share=None, log_path=None):
+    """One training process: its output to the terminal, or to `log_path` when runs share the machine; on the CPUs
+    of `share` where given, with GPU memory taken as needed rather than all at once, so that runs fit on one GPU."""
+    if log_path is None:
+        return subprocess.Popen(command)
+    environment = {"XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true", **os.environ}
+    with open(log_path, "w") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment,
+                                preexec_fn=None if share is None else lambda: os.sched_setaffinity(0, share))
+
+
+def train_runs(runs, jobs):
+    """Run `runs`, [(seed, command, log path or None)], at most `jobs` at a time; return [(seed, exit status)] of
+    those that ran. Once one fails, no other starts; those running finish. A Ctrl-C stops every run in progress,
+    and each counts as stopped by it (exit status 130).
+
+    A terminal's Ctrl-C reaches the trainings too; a `kill -INT` of this process alone does not, and nothing here
+    tells the two apart. So the stop is passed on as SIGTERM, which a training treats as it treats Ctrl-C, and which
+    does not count as a second Ctrl-C where the first reached it. Then we wait without a time limit: a training stops
+    at a batch's end, after backing up an epoch whose training has ended (its diagnostics can take minutes), and any
+    further signal from us could cost that epoch. A second Ctrl-C reaches the trainings from the terminal and stops
+    them at once; here it is ignored.
     """
-    process = subprocess.Popen(command)
+    import time
+
+    shares = cpu_shares(jobs) if jobs > 1 else None
+    waiting, running, statuses = list(runs), {}, []
     try:
-        return process.wait()
+        while waiting or running:
+            failed = any(status != 0 for _, status in statuses)
+            while waiting and len(running) < jobs and not failed:
+                seed, command, log_path = waiting.pop(0)
+                free = next(index for index in range(jobs) if index not in {slot for slot, _ in running.values()})
+                running[seed] = (free, start_run(command, shares and shares[free], log_path))
+            for seed, (_, process) in list(running.items()):
+                if process.poll() is not None:
+                    statuses.append((seed, process.returncode))
+                    del running[seed]
+            if running:
+                time.sleep(0.2 if jobs > 1 else 0.02)
+            elif failed:
+                break
     except KeyboardInterrupt:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            process.send_signal(signal.SIGTERM)
-            process.wait()
+            for _, process in running.values():
+                process.send_signal(signal.SIGTERM)
+            for _, process in running.values():
+                process.wait()
         finally:
             signal.signal(signal.SIGINT, previous)
-        raise
+        statuses += [(seed, 128 + signal.SIGINT) for seed in running]
+    return sorted(statuses)
 
 
 class Figure(NamedTuple):
@@ -230,7 +282,7 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    from pyimagesearch.reasons.gaps import acting_terms, spans, study_gap_terms
+    from .gaps import acting_terms, spans, study_gap_terms
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
@@ -303,21 +355,30 @@ def load_study(folder, runs):
     return histories
 
 
+def study_summary(folder, runs):
+    """(summary.md's text, the figures) of the finished study in `folder`, under the flags its study.json holds."""
+    with open(os.path.join(folder, FLAGS_FILE)) as file:
+        flags = json.load(file)["flags"]
+    figures_ = figures(load_study(folder, runs), POST if trains_as_the_post(training_settings(flags)) else {})
+    return summary_markdown(figures_, runs, flags), figures_
+
+
 def main():
     args, passed_on = parse_arguments()
     try:
-        run_study(args.folder, args.runs, passed_on, args.settings)
+        run_study(args.folder, args.runs, passed_on, args.settings, args.jobs)
     except KeyboardInterrupt:
         raise UserError("study stopped by Ctrl-C; run the same command again to resume it", exit_code=130) from None
 
 
-def run_study(folder, runs, passed_on, settings):
+def run_study(folder, runs, passed_on, settings, jobs=1):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create --folder {folder!r}: {error.strerror}") from None
     flags = [token for token in passed_on if not restart_flag(token)]  # --restart only says what to do with backups
     check_same_study(folder, flags, settings)
+    to_train = []
     for seed in range(runs):
         path = history_path(folder, seed)
         failure = recorded_failure(folder, seed, settings)
@@ -327,30 +388,34 @@ def run_study(folder, runs, passed_on, settings):
             print(f"[INFO] seed {seed}: {path} is finished, skipping it")
             continue
         command = [sys.executable, SCRIPT, "--history", path, "--seed", str(seed), "--diagnostics", *passed_on]
-        print(f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}", flush=True)
-        try:
-            status = train_to_end(command)
-        except KeyboardInterrupt:  # Ctrl-C reached the study too, after the run had saved what it had finished
-            status = 128 + signal.SIGINT
-        if status == 128 + signal.SIGINT:  # Ctrl-C, to the study or to the run alone
-            raise UserError(f"study stopped by Ctrl-C during the run with seed {seed}; run the same command again "
-                            "to resume it", exit_code=130)
+        log_path = os.path.join(folder, f"seed-{seed}.log") if jobs > 1 else None
+        where = f" (its output in {log_path})" if log_path else ""
+        print(f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}{where}", flush=True)
+        to_train.append((seed, command, log_path))
+    statuses = train_runs(to_train, jobs)
+    stopped = [seed for seed, status in statuses if status == 128 + signal.SIGINT]
+    if stopped:  # Ctrl-C, to the study or to the runs alone
+        raise UserError(f"study stopped by Ctrl-C during the run{'s' * (len(stopped) > 1)} with seed"
+                        f"{'s' * (len(stopped) > 1)} {', '.join(map(str, stopped))}; run the same command again to "
+                        "resume it", exit_code=130)
+    for seed, status in statuses:
         if status == NON_FINITE_LOSS:
             record_divergence(folder, seed)
             raise UserError(recorded_failure(folder, seed, settings), exit_code=NON_FINITE_LOSS)
         if status != 0:
+            log = f"{os.path.join(folder, f'seed-{seed}.log')}" if jobs > 1 else "above"
             raise UserError(f"the run with seed {seed} failed (fashion_mnist.py exit status {status}, its message "
-                            "is above); run the same command again to retry it", exit_code=status if status > 0 else 1)
+                            f"is {'in ' * (jobs > 1)}{log}); run the same command again to retry it",
+                            exit_code=status if status > 0 else 1)
 
-    histories = load_study(folder, runs)
-    figures_ = figures(histories, POST if trains_as_the_post(settings) else {})
+    summary, figures_ = study_summary(folder, runs)
     print("\n".join(format_line(figure) for figure in figures_))
-    from pyimagesearch.reasons.plots import plot_study
+    from .plots import plot_study
 
     summary_path, figure_path = os.path.join(folder, "summary.md"), os.path.join(folder, "seeds.png")
-    summary = summary_markdown(figures_, runs, flags).encode()
-    write_atomically(summary_path, lambda file: file.write(summary))
-    figure = plot_study(histories)
+    payload = summary.encode()
+    write_atomically(summary_path, lambda file: file.write(payload))
+    figure = plot_study(load_study(folder, runs))
     write_atomically(figure_path, lambda file: figure.savefig(file, format="png"), suffix=".png")
     print(f"[INFO] wrote {summary_path} and {figure_path}")
 

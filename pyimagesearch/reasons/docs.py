@@ -1,0 +1,232 @@
+"""Every table and figure in the README and docs/ that comes from recorded runs, rebuilt from the studies kept in
+docs/studies/ (each a folder of `python -m pyimagesearch.reasons.seeds`: its study.json and seed-K.pickle files).
+
+    python -m pyimagesearch.reasons.docs            # rewrite them
+    python -m pyimagesearch.reasons.docs --check    # only say which differ from what the histories give (exit 1)
+
+Each study folder gets the study's own summary.md and seeds.png, as the seeds study writes them; the pages get the
+tables between their `<!-- begin: NAME -->` and `<!-- end: NAME -->` lines. Nothing else in a page is touched. The
+test suite runs the --check comparison, so a change of code that changes a table fails until the docs follow.
+"""
+import argparse
+import os
+
+import numpy as np
+
+from .gaps import acting_terms, study_gap_terms
+from .measurements import LOGGED_GAP
+from .seeds import FLAGS_FILE, POST, POST_LOG, load_study, study_summary
+from ..runs.errors import UserError, run
+from ..runs.files import write_atomically
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STUDIES = os.path.join("docs", "studies")
+# the kept studies: folder name -> seeds it holds
+RUNS = {"full": 5, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
+# the worked example of explain.py: docs/digits/train.py's one fit(), measured
+EXAMPLE = os.path.join("docs", "digits", "train-explained", "fit-1")
+
+
+def study(name):
+    """The histories of the kept study `name`, seed 0 first."""
+    return load_study(os.path.join(ROOT, STUDIES, name), RUNS[name])
+
+
+def spread(values, digits, signed=False):
+    """`mean (min to max)`: the mean over runs and the range of the runs, with their signs if `signed`."""
+    values = np.asarray(values, dtype=float)
+    sign = "+" if signed else ""
+    return (f"{values.mean():{sign}.{digits}f} ({values.min():{sign}.{digits}f} to "
+            f"{values.max():{sign}.{digits}f})")
+
+
+def over_epochs(histories, terms, key, epochs):
+    """Per run, the mean over `epochs` (a slice) of the history `key` or, for a term's name, of that term."""
+    if key in terms[0]:
+        return [float(np.mean(run[key][epochs])) for run in terms]
+    return [float(np.mean(history[key][epochs])) for history in histories]
+
+
+def terms_table(histories, columns, digits, first_column, keys=("loss", "val_loss")):
+    """Rows: `keys` of the history, the logged gap and each term that acts; columns: (label, slice of epochs), each
+    cell the mean over runs with their range."""
+    terms = study_gap_terms(histories)
+    rows = list(keys) + [LOGGED_GAP] + acting_terms(*terms)
+    lines = [f"| {first_column} | " + " | ".join(label for label, _ in columns) + " |",
+             "| --- |" + " ---: |" * len(columns)]
+    for row in rows:
+        label = f"`{row}`" if row in keys else row
+        lines.append(f"| {label} | " + " | ".join(spread(over_epochs(histories, terms, row, epochs), digits,
+                                                         signed=row not in keys) for _, epochs in columns) + " |")
+    return "\n".join(lines)
+
+
+def comparison_table(studies, columns, digits, first_column):
+    """The same rows for several studies side by side: columns of (label, study's histories, slice of epochs); a
+    term that acts in none of a study's runs reads "0 (absent)"."""
+    tables = [(label, histories, study_gap_terms(histories), epochs) for label, histories, epochs in studies]
+    acting = []
+    for _, _, terms, _ in tables:
+        acting += [name for name in acting_terms(*terms) if name not in acting]
+    rows = ["loss", "val_loss", LOGGED_GAP, *acting]
+    lines = [f"| {first_column} | " + " | ".join(label for label, *_ in tables) + " |",
+             "| --- |" + " ---: |" * len(tables)]
+    for row in rows:
+        cells = []
+        for _, histories, terms, epochs in tables:
+            absent = row in terms[0] and row not in acting_terms(*terms)
+            cells.append("0 (absent)" if absent else spread(over_epochs(histories, terms, row, epochs), digits,
+                                                            signed=row not in ("loss", "val_loss")))
+        lines.append(f"| {f'`{row}`' if row in ('loss', 'val_loss') else row} | " + " | ".join(cells) + " |")
+    finals = [spread([history["val_accuracy"][-1] for history in histories], digits)
+              if epochs == slice(-1, None) else "" for _, histories, _, epochs in tables]
+    if any(finals):
+        lines.append("| final val_accuracy | " + " | ".join(finals) + " |")
+    return "\n".join(lines)
+
+
+def readme_full_run(histories):
+    """The README's table: the post's run beside the five seeds' mean and range, at the epochs the post printed."""
+    lines = [f"| | the post | here: mean (min to max) of {len(histories)} seeds |", "| --- | ---: | ---: |"]
+    for epoch in (1, 3, 25):
+        post = POST_LOG[epoch]
+        ours = [spread([history[key][epoch - 1] for history in histories], 4) for key in ("loss", "val_loss")]
+        lines.append(f"| epoch {epoch}: loss; val_loss | {post['loss']:.4f}; {post['val_loss']:.4f} | "
+                     f"{ours[0]}; {ours[1]} |")
+    lines.append(f"| final val_accuracy | {POST['final val_accuracy']:.4f} | "
+                 f"{spread([history['val_accuracy'][-1] for history in histories], 4)} |")
+    return "\n".join(lines)
+
+
+def every_epoch(histories):
+    """docs/default_run.md's table: every epoch's mean over the seeds beside the post's, where the post printed it."""
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    header = " | ".join(f"{key} (post) | {key}" for key in keys)
+    lines = [f"| epoch | {header} |", "| ---: |" + " ---: | ---: |" * len(keys)]
+    for epoch in range(1, len(histories[0]["loss"]) + 1):
+        post = POST_LOG.get(epoch, {})
+        cells = [f"{post[key]:.4f} | " if key in post else " | " for key in keys]
+        cells = [cell + f"{np.mean([history[key][epoch - 1] for history in histories]):.4f}"
+                 for cell, key in zip(cells, keys)]
+        lines.append(f"| {epoch} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def precision_table(float32, bfloat16):
+    """The quick run's final figures in float32 and with --mixed-precision, over the same seeds."""
+    lines = [f"| seeds 0-{len(bfloat16) - 1} of the quick run, mean (min to max) | float32 | `--mixed-precision` |",
+             "| --- | ---: | ---: |"]
+    for key in ("val_accuracy", "val_loss", "loss"):
+        lines.append(f"| final `{key}` | " + " | ".join(spread([history[key][-1] for history in histories], 4)
+                                                       for histories in (float32, bfloat16)) + " |")
+    return "\n".join(lines)
+
+
+def example_history():
+    from ..runs.history import load_history
+
+    return load_history(os.path.join(ROOT, EXAMPLE + ".pickle"))
+
+
+def blocks():
+    """{(page, block name): its Markdown}, every generated block of every page."""
+    full, quick, augment = study("full"), study("quick"), study("quick-augment")
+    six, six_augment = study("six-epochs"), study("six-epochs-augment")
+    epochs = len(full[0]["loss"])
+    from .gaps import format_gaps, mean_gaps
+
+    bfloat16 = study("quick-bf16")
+    return {
+        ("README.md", "full-run"): readme_full_run(full),
+        ("docs/explain.md", "digits-terms"): "```\n" + "\n".join(format_gaps(mean_gaps(example_history()))) + "\n```",
+        ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16),
+        ("docs/default_run.md", "every-epoch"): every_epoch(full),
+        ("docs/reasons.md", "full-terms"): terms_table(
+            full, [("epoch 1", slice(0, 1)), ("epochs 1-3", slice(0, 3)), (f"all {epochs} epochs", slice(None)),
+                   ("last 5 epochs", slice(-5, None))], 4, f"mean over seeds 0-{len(full) - 1} (min to max)"),
+        ("docs/reasons.md", "quick-terms"): terms_table(
+            quick, [("epoch 1", slice(0, 1)), ("epoch 2", slice(1, 2))], 3,
+            f"mean over seeds 0-{len(quick) - 1} (min to max)"),
+        ("docs/reasons.md", "augment-quick"): comparison_table(
+            [("epoch 1, without", quick, slice(0, 1)), ("epoch 1, with `--augment`", augment, slice(0, 1)),
+             ("epoch 2, without", quick, slice(-1, None)), ("epoch 2, with `--augment`", augment, slice(-1, None))],
+            3, f"mean over seeds 0-{len(quick) - 1} (min to max)"),
+        ("docs/reasons.md", "augment-six"): comparison_table(
+            [("epoch 6, without", six, slice(-1, None)), ("epoch 6, with `--augment`", six_augment, slice(-1, None)),
+             ("epochs 2-6, without", six, slice(1, 6)), ("epochs 2-6, with `--augment`", six_augment, slice(1, 6))],
+            3, f"mean over seeds 0-{len(six) - 1} (min to max)"),
+    }
+
+
+def begin_marker(name):
+    return f"<!-- begin: {name} (python -m pyimagesearch.reasons.docs) -->"
+
+
+def end_marker(name):
+    return f"<!-- end: {name} -->"
+
+
+def with_block(text, name, block, page):
+    """`text` with the lines between block `name`'s markers replaced by `block`."""
+    begin, end = begin_marker(name), end_marker(name)
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise UserError(f"{page} needs one {begin!r} line and, after it, one {end!r} line")
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{block}\n{end}{tail}"
+
+
+def pages():
+    """{path relative to the repository: its text as the kept studies give it}, pages and studies' summaries."""
+    result = {}
+    for (page, name), block in blocks().items():
+        if page not in result:
+            with open(os.path.join(ROOT, page)) as file:
+                result[page] = file.read()
+        result[page] = with_block(result[page], name, block, page)
+    for name, runs in RUNS.items():
+        folder = os.path.join(ROOT, STUDIES, name)
+        summary, _ = study_summary(folder, runs)
+        result[os.path.join(STUDIES, name, "summary.md")] = summary
+    return result
+
+
+def figures():
+    """{path relative to the repository: matplotlib Figure}, each study's seeds.png."""
+    from .plots import plot_study
+
+    result = {os.path.join(STUDIES, name, "seeds.png"): plot_study(study(name)) for name in RUNS}
+    result[EXAMPLE + ".png"] = plot_study([example_history()])
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.reasons.docs",
+                                     description="Rebuild the docs' tables and figures from the kept studies.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; list the pages that differ and exit 1 if any do (default: rewrite)")
+    args = parser.parse_args()
+    differ = []
+    for path, text in pages().items():
+        full_path = os.path.join(ROOT, path)
+        current = open(full_path).read() if os.path.isfile(full_path) else None
+        if current == text:
+            continue
+        differ.append(path)
+        if not args.check:
+            payload = text.encode()
+            write_atomically(full_path, lambda file: file.write(payload))
+    if args.check:
+        if differ:
+            raise UserError(f"these differ from what the kept studies give: {', '.join(differ)}; run python -m "
+                            "pyimagesearch.reasons.docs")
+        print("[INFO] every generated table matches the kept studies")
+        return
+    for path, figure in figures().items():
+        write_atomically(os.path.join(ROOT, path), lambda file: figure.savefig(file, format="png"), suffix=".png")
+    print(f"[INFO] rewrote {len(differ)} page{'s' * (len(differ) != 1)} and drew {len(RUNS) + 1} figures from the "
+          "kept studies and the example")
+
+
+if __name__ == "__main__":
+    run(main)
