@@ -16,14 +16,19 @@ import argparse
 from pyimagesearch.runs.errors import run
 
 
-def parse_arguments():
-    # construct the argument parser and parse the arguments
+def argument_parser():
+    # construct the argument parser (the notebook's test checks its commands' flags with it)
     ap = argparse.ArgumentParser(description="Plot unshifted and half-epoch-shifted loss curves.")
     ap.add_argument("-i", "--input", required=True, metavar="FILE", help="path to input training history file")
     ap.add_argument("-o", "--output", default=None, metavar="FILE",
                     help="save the figure here, format from the extension (default: show it; without a display, "
                          "save it beside the input as .png)")
-    return ap.parse_args()
+    return ap
+
+
+def parse_arguments():
+    # parse the arguments
+    return argument_parser().parse_args()
 
 
 def main():
