@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.speed.benchmark import Variant, configuration_environment, epoch_flops, forward_flops_per_image
+from pyimagesearch.speed.benchmark import (TRAIN_IMAGES, Variant, configuration_environment, epoch_flops,
+                                           forward_flops_per_image, print_table)
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
 from tests.conftest import ROOT, installed, needs_tf_keras, requires_tensorflow, run_module, run_script
@@ -215,6 +216,18 @@ def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_datase
     assert lines[1].startswith("tensorflow-eigen: ") and lines[1].endswith("; oneDNN off; no accelerator")
     rows = [line.split() for line in lines if line.split()[0] in ("tensorflow", "tensorflow-eigen")]
     assert [row[0] for row in rows] == ["tensorflow", "tensorflow-eigen"] and rows[0][5] == "1.00x"
+    # the second row's ratio is the first row's time over its own
+    assert float(rows[1][5].removesuffix("x")) == pytest.approx(float(rows[0][1]) / float(rows[1][1]), abs=0.02)
+
+
+def test_the_table_gives_each_row_its_median_its_range_and_the_first_rows_median_over_its_own(capsys):
+    seconds = {"first": [12.0, 10.0, 30.0], "second": [20.0, 28.0, 24.0]}
+    train_seconds = {"first": [6.0, 5.0, 7.0], "second": [9.0, 12.0, 15.0]}
+    print_table(seconds, train_seconds, flops=2.4e12, ceiling=400.0, label="variant", turns="3 turns")
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:3]}
+    # s/epoch, spread, training images/s, GFLOP/s, ratio to the first row, share of the ceiling
+    assert rows["first"][1:] == ["12.0", "10.0-30.0", f"{TRAIN_IMAGES / 6.0:.0f}", "200", "1.00x", "50%"]
+    assert rows["second"][1:] == ["24.0", "20.0-28.0", f"{TRAIN_IMAGES / 12.0:.0f}", "100", "0.50x", "25%"]
 
 
 BENCHMARK = "python -m pyimagesearch.speed.benchmark"  # as its usage and error lines name it
