@@ -282,3 +282,41 @@ def test_the_command_flags_come_before_the_script_and_bad_ones_get_argparses_lin
     result = explain("--sample-size", "-1", "train.py")
     assert result.returncode == 2 and result.stderr.splitlines()[-1].startswith(
         "python explain.py: error: argument --sample-size: ")
+
+
+# a model the measurement cannot take: a layer of the reader's that refuses to run inside a StatelessScope, which the
+# measuring passes use and training does not
+REFUSES_TO_BE_MEASURED = """
+import keras
+import numpy as np
+
+
+class Picky(keras.layers.Layer):
+    def call(self, inputs):
+        if keras.src.backend.common.global_state.get_global_attribute("stateless_scope") is not None:
+            raise RuntimeError("not inside a StatelessScope")
+        return inputs
+
+    def compute_output_shape(self, shape):
+        return shape
+
+
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+y = keras.utils.to_categorical(np.arange(64) % 2, 2)
+model = keras.Sequential([keras.Input((4,)), Picky(), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="sgd", loss="categorical_crossentropy")
+H = model.fit(x, y, validation_split=0.25, epochs=2, batch_size=16, verbose=0)
+print("keys", sorted(H.history))
+"""
+
+
+def test_a_model_the_measurement_cannot_take_trains_on_untouched_and_says_so(tmp_path):
+    script = write_script(tmp_path, REFUSES_TO_BE_MEASURED)
+    result = explain(script)
+    assert result.returncode == 0, result.stderr
+    # the callback first tries each layer inside a StatelessScope, as training starts
+    assert ("[INFO] explain: fit() 1: measuring failed before training (RuntimeError: not inside a StatelessScope), "
+            "and training went on untouched\n") in result.stdout
+    assert "keys ['loss', 'val_loss']" in result.stdout  # nothing half-measured left in the reader's history
+    assert not (tmp_path / "train-explained" / "fit-1.pickle").exists()

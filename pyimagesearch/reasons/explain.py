@@ -192,6 +192,34 @@ def read_pipeline(data, kind, count):
     return concatenated(batches, count), size_of(batches[0][0]), None
 
 
+def guarded(diagnostics_class):
+    """The diagnostics callback made harmless to training: if measuring fails (a model it cannot measure), it stops
+    measuring, takes back what it had added to that epoch's logs, and says so after fit() in one line."""
+    class Guarded(diagnostics_class):
+        failure = None
+
+        def on_train_begin(self, logs=None):
+            self._guard(super().on_train_begin, None, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.failure is None:
+                self._guard(super().on_epoch_end, epoch, epoch, logs)
+
+        def _guard(self, method, epoch, *arguments):
+            logs = arguments[-1] if arguments else None
+            before = set(logs or {})
+            try:
+                method(*arguments)
+            except Exception as error:  # anything: the reader's training goes on untouched
+                while error.__cause__ or error.__context__:  # the first error, not Keras's rewording of it
+                    error = error.__cause__ or error.__context__
+                self.failure = (epoch, f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
+                for key in set(logs or {}) - before:
+                    del logs[key]
+
+    return Guarded
+
+
 class Explainer:
     """Wraps keras.Model.fit: each fit() that validates, measured; the others, trained untouched with one line."""
 
@@ -228,12 +256,18 @@ class Explainer:
             def sample():
                 diagnostics.batch_size = recorder.batch_size
                 return recorder.arrays()
-        diagnostics = ReasonDiagnostics(sample, validation, batch_size=batch_size, seed=self.seed)
+        diagnostics = guarded(ReasonDiagnostics)(sample, validation, batch_size=batch_size, seed=self.seed)
         callbacks = settings["callbacks"]
         settings["callbacks"] = [diagnostics] + list(callbacks or [])
         history = original(*bound.args, **bound.kwargs)
         settings["callbacks"] = callbacks
-        self.report(history.history)
+        if diagnostics.failure is not None:
+            epoch, error = diagnostics.failure
+            when = "before training" if epoch is None else f"in epoch {epoch + 1}"
+            print(f"{PREFIX} fit() {self.fits}: measuring failed {when} ({error}), and training went on untouched",
+                  flush=True)
+        else:
+            self.report(history.history)
         return history
 
     def measurable(self, settings):
