@@ -297,7 +297,7 @@ def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp
                             "| final val_accuracy | 0.9000 | n/a | 0.9000 | 0.9000 | 1 |"]
     assert not any("post" in format_line(figure) for figure in figures([THREE_EPOCHS], {}))
     # the quick study in the docs trains for 2 epochs on 10,000 images, so its table has no post column either
-    with open(os.path.join(ROOT, "docs", "quick_seeds.md")) as file:
+    with open(os.path.join(ROOT, "docs", "studies", "quick", "summary.md")) as file:
         rows = [line for line in file.read().splitlines() if line.startswith("|")]
     assert rows[:2] == without[2:4] and all(row.count("|") == header.count("|") for row in rows)
 

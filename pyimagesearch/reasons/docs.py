@@ -22,7 +22,7 @@ from ..runs.files import write_atomically
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STUDIES = os.path.join("docs", "studies")
 # the kept studies: folder name -> seeds it holds
-RUNS = {"full": 5, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
+RUNS = {"full": 3, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
 # the worked example of explain.py: docs/digits/train.py's one fit(), measured
 EXAMPLE = os.path.join("docs", "digits", "train-explained", "fit-1")
 
@@ -61,20 +61,18 @@ def terms_table(histories, columns, digits, first_column, keys=("loss", "val_los
     return "\n".join(lines)
 
 
-def comparison_table(studies, columns, digits, first_column):
+def comparison_table(studies, digits, first_column):
     """The same rows for several studies side by side: columns of (label, study's histories, slice of epochs); a
     term that acts in none of a study's runs reads "0 (absent)"."""
     tables = [(label, histories, study_gap_terms(histories), epochs) for label, histories, epochs in studies]
-    acting = []
-    for _, _, terms, _ in tables:
-        acting += [name for name in acting_terms(*terms) if name not in acting]
-    rows = ["loss", "val_loss", LOGGED_GAP, *acting]
+    acting = {name for _, _, terms, _ in tables for name in acting_terms(*terms)}
+    rows = ["loss", "val_loss", LOGGED_GAP, *[name for name in tables[0][2][0] if name in acting]]
     lines = [f"| {first_column} | " + " | ".join(label for label, *_ in tables) + " |",
              "| --- |" + " ---: |" * len(tables)]
     for row in rows:
         cells = []
         for _, histories, terms, epochs in tables:
-            absent = row in terms[0] and row not in acting_terms(*terms)
+            absent = row in acting and row not in acting_terms(*terms)
             cells.append("0 (absent)" if absent else spread(over_epochs(histories, terms, row, epochs), digits,
                                                             signed=row not in ("loss", "val_loss")))
         lines.append(f"| {f'`{row}`' if row in ('loss', 'val_loss') else row} | " + " | ".join(cells) + " |")
@@ -122,6 +120,33 @@ def precision_table(float32, bfloat16):
     return "\n".join(lines)
 
 
+# the sampling-error runs: training seed 0 throughout, the diagnostics' sample size (0: all) and seed varied
+SAMPLING = os.path.join(STUDIES, "sampling")
+
+
+def sampling_table():
+    """How far another random draw, and another sample, move the terms, epoch by epoch (differences of two runs
+    that train alike and measure with other diagnostics seeds)."""
+    from ..runs.history import load_history
+    from .gaps import gap_terms
+
+    def terms(size, seed):
+        return gap_terms(load_history(os.path.join(ROOT, SAMPLING, f"size-{size}-seed-{seed}.pickle")))
+
+    every, sampled = (terms(0, 0), terms(0, 1)), (terms(2000, 0), terms(2000, 1))
+    rows = [("another draw, all 6,000 images measured", every, "reason 2 (running mean)"),
+            ("another draw, all 6,000 images measured", every, "reason 1 (dropout)"),
+            ("another 2,000-image sample (and draw)", sampled, "reason 2 (running mean)"),
+            ("another 2,000-image sample (and draw)", sampled, "generalization (reason 3 if < 0)")]
+    epochs = len(every[0][LOGGED_GAP])
+    lines = ["| the term moved by, epoch | what changed | " + " | ".join(str(epoch + 1) for epoch in range(epochs)) + " |",
+             "| --- | --- |" + " ---: |" * epochs]
+    for label, (first, second), name in rows:
+        moved = abs(np.asarray(first[name]) - np.asarray(second[name]))
+        lines.append(f"| {name} | {label} | " + " | ".join(f"{value:.3f}" for value in moved) + " |")
+    return "\n".join(lines)
+
+
 def example_history():
     from ..runs.history import load_history
 
@@ -140,6 +165,7 @@ def blocks():
         ("README.md", "full-run"): readme_full_run(full),
         ("docs/explain.md", "digits-terms"): "```\n" + "\n".join(format_gaps(mean_gaps(example_history()))) + "\n```",
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16),
+        ("docs/reasons.md", "sampling"): sampling_table(),
         ("docs/default_run.md", "every-epoch"): every_epoch(full),
         ("docs/reasons.md", "full-terms"): terms_table(
             full, [("epoch 1", slice(0, 1)), ("epochs 1-3", slice(0, 3)), (f"all {epochs} epochs", slice(None)),
