@@ -211,9 +211,9 @@ def start_run(command, share=None, log_path=None):
 
 
 def train_runs(runs, jobs):
-    """Run `runs`, [(seed, command, log path or None)], at most `jobs` at a time; return [(seed, exit status)] of
-    those that ran. Once one fails, no other starts; those running finish. A Ctrl-C stops every run in progress,
-    and each counts as stopped by it (exit status 130).
+    """Run `runs`, [(seed, command, log path or None, line to print as it starts)], at most `jobs` at a time; return
+    [(seed, exit status)] of those that ran. Once one fails, no other starts (nor is announced); those running
+    finish. A Ctrl-C stops every run in progress, and each counts as stopped by it (exit status 130).
 
     A terminal's Ctrl-C reaches the trainings too; a `kill -INT` of this process alone does not, and nothing here
     tells the two apart. So the stop is passed on as SIGTERM, which a training treats as it treats Ctrl-C, and which
@@ -230,7 +230,8 @@ def train_runs(runs, jobs):
         while waiting or running:
             failed = any(status != 0 for _, status in statuses)
             while waiting and len(running) < jobs and not failed:
-                seed, command, log_path = waiting.pop(0)
+                seed, command, log_path, announcement = waiting.pop(0)
+                print(announcement, flush=True)
                 free = next(index for index in range(jobs) if index not in {slot for slot, _ in running.values()})
                 running[seed] = (free, start_run(command, shares and shares[free], log_path))
             for seed, (_, process) in list(running.items()):
@@ -390,8 +391,8 @@ def run_study(folder, runs, passed_on, settings, jobs=1):
         command = [sys.executable, SCRIPT, "--history", path, "--seed", str(seed), "--diagnostics", *passed_on]
         log_path = os.path.join(folder, f"seed-{seed}.log") if jobs > 1 else None
         where = f" (its output in {log_path})" if log_path else ""
-        print(f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}{where}", flush=True)
-        to_train.append((seed, command, log_path))
+        announcement = f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}{where}"
+        to_train.append((seed, command, log_path, announcement))
     statuses = train_runs(to_train, jobs)
     stopped = [seed for seed, status in statuses if status == 128 + signal.SIGINT]
     if stopped:  # Ctrl-C, to the study or to the runs alone
