@@ -1,10 +1,12 @@
 """Surviving a 40-minute run's interruption: resume after any stop, save what finished, stop on NaN.
 
 Keras's own BackupAndRestore writes its weights and its epoch counter in place, one after the other: a kill in the
-middle of either leaves a broken file, or weights and counter that disagree. So this callback writes each epoch's
-weights (model and optimizer, through Keras's `save_weights`) to a new file, then replaces one small state file
-atomically that names those weights and holds the settings and the finished epochs' history. Whatever moment a
-run dies at, the state file names a complete set of weights and the epochs that produced them.
+middle of either leaves a broken file, or weights and counter that disagree; and it keeps no random state, so a
+resumed run repeats the first epochs' dropout masks. So this callback writes each epoch's weights (model and optimizer, through Keras's `save_weights`) to
+a new file, then replaces one small state file atomically that names those weights and holds the settings, the
+finished epochs' history and the state of every random generator training draws from (runs/random_state.py).
+Whatever moment a run dies at, the state file names a complete set of weights and the epochs that produced them,
+and a resumed seeded run goes on as the run would have without the stop.
 """
 import contextlib
 import glob
@@ -18,6 +20,7 @@ import keras
 
 from .errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
 from .files import write_atomically
+from . import random_state
 from .history import as_python_floats, save_history
 
 STATE = "state.json"
@@ -56,6 +59,7 @@ class TrainingBackup(keras.callbacks.Callback):
         self.finished_epochs = 0
         self.stop_signal = None
         self.signals_received = set()
+        self._global_generators = None
 
     def restore(self, model, restart=False):
         """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
@@ -70,6 +74,10 @@ class TrainingBackup(keras.callbacks.Callback):
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"cannot read the backup {state_path} ({error}); add --restart to discard it and start "
                             "afresh") from None
+        if "random" not in state:
+            raise UserError(f"the backup {state_path} keeps no random-generator state (an earlier version wrote it), "
+                            "so a resumed run would repeat its first epochs' dropout masks; add --restart to discard "
+                            "it and start afresh")
         if settings != self.settings:
             changed = ", ".join(f"{key} {settings.get(key)!r} -> {value!r}"
                                 for key, value in self.settings.items() if settings.get(key) != value)
@@ -77,9 +85,16 @@ class TrainingBackup(keras.callbacks.Callback):
                             "its settings to resume it, or add --restart to discard it and start afresh")
         model.optimizer.build(model.trainable_variables)
         model.load_weights(os.path.join(self.directory, weights))
+        random_state.restore_seed_generators(model, state["random"])
+        self._global_generators = state["random"]  # put back once fit() has started: on_train_begin
         self.history, self.finished_epochs = state["history"], state["epochs"]
         print(f"[INFO] resuming from {self.directory}: {self.finished_epochs} of {self.settings['epochs']} "
               "epochs already done")
+
+    def on_train_begin(self, logs=None):
+        if self._global_generators is not None:
+            random_state.restore_global_generators(self._global_generators)
+            self._global_generators = None
 
     def request_stop(self, signal_number, frame):
         """The signal handler inside fit(): note the stop for the next batch's end. An exception raised from a
@@ -109,7 +124,8 @@ class TrainingBackup(keras.callbacks.Callback):
         os.makedirs(self.directory, exist_ok=True)
         weights = f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(os.path.join(self.directory, weights))
-        state = {"epochs": epoch + 1, "weights": weights, "settings": self.settings, "history": history}
+        state = {"epochs": epoch + 1, "weights": weights, "settings": self.settings, "history": history,
+                 "random": random_state.capture(self.model)}
         payload = json.dumps(state).encode()
         write_atomically(os.path.join(self.directory, STATE), lambda file: file.write(payload))
         # only now does the new epoch count: a stop before this line resumes from the one before
