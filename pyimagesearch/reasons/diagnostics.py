@@ -25,9 +25,7 @@ adds noise and is its own family. To each epoch's logs (so to H.history) it adds
 - `train_end_loss`: as training sees it, at the run's batch size;
 - `train_end_nodropout_loss`, `train_end_nonoise_loss`, `train_end_noaugmentation_loss`,
   `train_end_nobatchnorm_loss`: the same batches with that family and every family before it switched off;
-- `train_inference_loss`, `train_inference_accuracy`: in inference mode, exactly as `val_loss` is measured;
-- `val_dropout_loss`: the validation set as training sees it but with batch-norm on its moving statistics (Géron's
-  number: the validation loss with dropout on).
+- `train_inference_loss`: in inference mode, exactly as `val_loss` is measured.
 
 Each term of pyimagesearch/reasons/gaps.py is one measurement minus the one before it, so the terms add up to
 `val_loss - loss` exactly, every epoch. A family the model lacks (or whose rates are all 0) costs no pass: its
@@ -49,9 +47,7 @@ import numpy as np
 from .measurements import (
     AS_TRAINING_SEES_IT,
     FAMILIES,
-    INFERENCE_ACCURACY,
     MEASUREMENT_WITHOUT,
-    VALIDATION_WITH_DROPOUT,
 )
 from ..keras_internals import (
     all_layers,
@@ -247,8 +243,7 @@ def accuracy_function(targets, predictions):
 
 
 class ReasonDiagnostics(keras.callbacks.Callback):
-    """Adds train_end_loss, one train_end_no<family>_loss per family, train_inference_loss,
-    train_inference_accuracy and val_dropout_loss to each epoch's logs. `seconds` holds the time each epoch's
+    """Adds train_end_loss, one train_end_no<family>_loss per family and train_inference_loss to each epoch's logs. `seconds` holds the time each epoch's
     measurements took and `training_seconds` the time its training and validation took before them; `seeds`, the
     seed-generator states every pass of the last epoch started from."""
 
@@ -259,8 +254,9 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         self._sample, self._validation = training_data, validation_data
         self.batch_size = batch_size
         # our own random numbers for the random layers, so that measuring neither draws from nor advances the seed
-        # generators that training uses
-        self.random = np.random.default_rng(seed)
+        # generators that training uses; each epoch's drawn from the seed and the epoch alone, so that a resumed run
+        # measures as the run would have without a stop
+        self.seed = seed
         self.seconds, self.training_seconds = [], []
         self.seeds = None
         self._steps, self._found, self._epoch_started = {}, None, None
@@ -312,7 +308,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         if self._epoch_started is not None:
             self.training_seconds.append(started - self._epoch_started)
         found = self.training_only_layers()
-        self.seeds = self._fresh_seeds()
+        self.seeds = self._fresh_seeds(epoch)
         active = [family for family in FAMILIES if found.active(family)]
         with contextlib.ExitStack() as switched:
             # with nothing active, training mode computes what inference mode does: one pass serves for all
@@ -326,9 +322,6 @@ class ReasonDiagnostics(keras.callbacks.Callback):
                         switched.enter_context(found.switched_off(family))
                     loss, accuracy = self.measure(*self.sample, training=not last)
                 logs[MEASUREMENT_WITHOUT[family]] = loss
-        logs[INFERENCE_ACCURACY] = accuracy
-        with moving_statistics(found.batch_normalization):
-            logs[VALIDATION_WITH_DROPOUT], _ = self.measure(*self.validation, training=True)
         self.seconds.append(time.perf_counter() - started)
 
     def measure(self, images, targets, training):
@@ -340,7 +333,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         mapping.
         """
         if self.seeds is None:
-            self.seeds = self._fresh_seeds()
+            self.seeds = self._fresh_seeds(0)
         step = self._step(training)
         seeds, torch_seed = self.seeds
         count = len(keras.tree.flatten(images)[0])
@@ -357,11 +350,13 @@ class ReasonDiagnostics(keras.callbacks.Callback):
     def _seed_states(self):
         return [generator.state for generator in seed_generators(self.model)]
 
-    def _fresh_seeds(self):
-        """One draw for an epoch's passes: a state for each seed generator, and a seed for torch's generator."""
-        states = [keras.ops.convert_to_tensor(np.array([self.random.integers(1, 2**31 - 1), 0]), dtype=state.dtype)
+    def _fresh_seeds(self, epoch):
+        """One draw for an epoch's passes: a state for each seed generator, and a seed for torch's generator; from
+        the seed and the epoch (fresh entropy without a seed)."""
+        random = np.random.default_rng(None if self.seed is None else [self.seed, epoch])
+        states = [keras.ops.convert_to_tensor(np.array([random.integers(1, 2**31 - 1), 0]), dtype=state.dtype)
                   for state in self._seed_states()]
-        return states, int(self.random.integers(1, 2**31 - 1))
+        return states, int(random.integers(1, 2**31 - 1))
 
     def _step(self, training):
         """One batch's loss, correct count and advanced seeds; compiled (tf.function on TensorFlow, jax.jit on JAX).
