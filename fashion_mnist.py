@@ -72,10 +72,10 @@ def run_settings(args):
 def main():
     args = parse_arguments()
     from pyimagesearch.runs.backends import choose_backend, set_seed
-    from pyimagesearch.runs.files import check_writable
+    from pyimagesearch.runs.history import check_history_output
     from pyimagesearch.speed.settings import fast_batch_norm, keep_float32, prefer_onednn, use_mixed_precision
 
-    check_writable(args.history, "history")
+    check_history_output(args.history)
     choose_backend()  # before Keras loads: one that is installed (TensorFlow has no wheels for Python 3.14+)
     prefer_onednn()  # before TensorFlow loads: its faster CPU kernels also on AVX2-only CPUs (docs/speed.md)
     import keras

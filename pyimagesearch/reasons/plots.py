@@ -104,19 +104,21 @@ def check_output(path, figure):
 
 
 def show_or_save(figure, output, input_path):
-    """Save to `output` if given (already passed through check_output); else show a window as the post does, or, with no display to show it on, save a
-    PNG beside the input and say where."""
+    """Save to `output` if given (already passed through check_output); else show a window as the post does, or, with
+    no display to show it on, save a PNG beside the input. A saved figure's path is printed in one line."""
     backend = matplotlib.get_backend().lower()
     if output is None and backend not in backend_registry.list_builtin(BackendFilter.NON_INTERACTIVE):
         import matplotlib.pyplot as plt
 
         plt.show()
         return None
+    why = ""
     if output is None:
         output = os.path.splitext(input_path)[0] + ".png"
-        print(f"[INFO] no display to show the figure on; saving it to {output}")
+        why = " (no display to show it on)"
         check_output(output, figure)
     # a given --output was checked by the caller before drawing
     extension = _extension(output)
     write_atomically(output, lambda file: figure.savefig(file, format=extension), suffix=f".{extension}")
+    print(f"[INFO] saved the figure to {output}{why}")
     return output

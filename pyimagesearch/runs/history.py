@@ -1,17 +1,28 @@
 """Saving and safely loading the training history, the dict that `model.fit()` returns as `H.history`."""
 import io
+import os
 import pickle
 
 from .errors import UserError
-from .files import write_atomically
-
-FOUR_TERM_KEYS = ("train_end_loss", "train_end_nodropout_loss", "train_inference_loss", "train_inference_accuracy",
-                  "val_dropout_loss")
+from .files import check_writable, write_atomically
 
 
 def as_python_floats(history):
     """Keras logs hold numpy scalars; a pickle of plain floats opens anywhere, numpy or not."""
     return {key: [float(value) for value in values] for key, values in history.items()}
+
+
+def check_history_output(path):
+    """Refuse, before any slow work, a --history path that cannot be written, or that names an existing file that is
+    not a training history this project can read (a script, say): only an earlier history is replaced."""
+    check_writable(path, "history")
+    if os.path.isfile(path):
+        try:
+            load_history(path)
+        except UserError as error:
+            detail = str(error).replace(f"history {path!r}", "it").replace("it: ", "")
+            raise UserError(f"--history {path!r} is an existing file and not a training history ({detail}), so it is "
+                            "left as it is; give a new path, or an earlier run's history to replace") from None
 
 
 def save_history(history, path):
