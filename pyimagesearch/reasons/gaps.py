@@ -14,40 +14,30 @@ up to the logged gap exactly, whatever the sample or the random draw:
 The measurements and terms are named in pyimagesearch/reasons/measurements.py. The training sample stands in for the whole training set, so its sampling error moves mostly the first term and
 the last, in opposite directions (the others are differences on the same images); the random draw moves the first
 terms by amounts that cancel in the sum. A negative term is a reason the validation loss lies below the training
-loss. A history recorded with four terms (no noise, augmentation or other term; its batch-norm term holds whatever
-else acted in training only) is split as it was recorded.
+loss.
 """
 from typing import NamedTuple
 
 import numpy as np
 
-from .measurements import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS, FOUR_TERMS, LOGGED_GAP, TERMS
+from .measurements import DIAGNOSTIC_KEYS, LOGGED_GAP, TERMS
 
 
 def has_diagnostics(history):
-    """True for a history recorded with `--diagnostics` since the train_end keys exist (four terms or more)."""
-    return all(key in history for key in FOUR_TERM_KEYS)
+    """True for a history recorded with `--diagnostics`: it holds every measurement."""
+    return all(key in history for key in DIAGNOSTIC_KEYS)
 
 
-def terms_of(*histories):
-    """TERMS, or FOUR_TERMS if any of the histories was recorded with four (which every history can be split into:
-    their batch-norm term is the sum of the noise, augmentation, batch-norm and other terms)."""
-    return TERMS if all(key in history for history in histories for key in DIAGNOSTIC_KEYS) else FOUR_TERMS
-
-
-def gap_terms(history, split=None):
-    """{term name: array over epochs} for the terms of `split` (TERMS or FOUR_TERMS; else those the history was
-    recorded with) and, last, the logged gap they add up to."""
-    terms = {name: np.asarray(history[later]) - np.asarray(history[earlier])
-             for name, later, earlier in split or terms_of(history)}
+def gap_terms(history):
+    """{term name: array over epochs} for every term and, last, the logged gap they add up to."""
+    terms = {name: np.asarray(history[later]) - np.asarray(history[earlier]) for name, later, earlier in TERMS}
     terms[LOGGED_GAP] = np.asarray(history["val_loss"]) - np.asarray(history["loss"])
     return terms
 
 
 def study_gap_terms(histories):
-    """gap_terms() of each history, all split alike (into four terms if any was recorded with four)."""
-    split = terms_of(*histories)
-    return [gap_terms(history, split) for history in histories]
+    """gap_terms() of each history."""
+    return [gap_terms(history) for history in histories]
 
 
 def acting_terms(*term_tables):

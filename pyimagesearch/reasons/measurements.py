@@ -11,14 +11,8 @@ MEASUREMENT_WITHOUT = {"dropout": "train_end_nodropout_loss", "noise": "train_en
                        "augmentation": "train_end_noaugmentation_loss", "batch-norm": "train_end_nobatchnorm_loss",
                        "other": "train_inference_loss"}
 IN_INFERENCE = MEASUREMENT_WITHOUT["other"]
-INFERENCE_ACCURACY = "train_inference_accuracy"
-# the validation set as training sees it, batch-norm on its moving statistics (Géron's number)
-VALIDATION_WITH_DROPOUT = "val_dropout_loss"
 
-DIAGNOSTIC_KEYS = (AS_TRAINING_SEES_IT, *MEASUREMENT_WITHOUT.values(), INFERENCE_ACCURACY, VALIDATION_WITH_DROPOUT)
-# what a history split into four terms holds (recorded before noise, augmentation and other layers had their own)
-FOUR_TERM_KEYS = (AS_TRAINING_SEES_IT, MEASUREMENT_WITHOUT["dropout"], IN_INFERENCE, INFERENCE_ACCURACY,
-                  VALIDATION_WITH_DROPOUT)
+DIAGNOSTIC_KEYS = (AS_TRAINING_SEES_IT, *MEASUREMENT_WITHOUT.values())
 
 # (name, later measurement, earlier measurement): each term is later minus earlier, so they add up to val_loss - loss
 TERMS = (
@@ -30,5 +24,4 @@ TERMS = (
     ("other training-only layers", IN_INFERENCE, MEASUREMENT_WITHOUT["batch-norm"]),
     ("generalization (reason 3 if < 0)", "val_loss", IN_INFERENCE),
 )
-FOUR_TERMS = (TERMS[0], TERMS[1], ("batch-norm statistics", IN_INFERENCE, MEASUREMENT_WITHOUT["dropout"]), TERMS[-1])
 LOGGED_GAP = "logged gap (val_loss - loss)"

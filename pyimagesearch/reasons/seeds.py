@@ -36,13 +36,14 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 from typing import NamedTuple
 
 from ..runs.errors import NON_FINITE_LOSS, UserError, run
 from ..runs.files import write_atomically
 from ..runs.flags import positive_int
 from ..runs.history import load_history
-from .measurements import FOUR_TERM_KEYS
+from .measurements import DIAGNOSTIC_KEYS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "fashion_mnist.py")
@@ -165,14 +166,72 @@ def recorded_failure(folder, seed, settings):
             f"study with a lower --lr than {settings['lr']:g} in another --folder")
 
 
+def read_study_file(folder):
+    """study.json of `folder`: {"flags": [...], "runs": {seed: [part, ...]}}, "runs" empty where none is recorded."""
+    path = os.path.join(folder, FLAGS_FILE)
+    with open(path) as file:
+        recorded = json.load(file)
+    recorded.setdefault("runs", {})
+    return recorded
+
+
+def write_study_file(folder, recorded):
+    payload = (json.dumps(recorded, indent=1) + "\n").encode()
+    write_atomically(os.path.join(folder, FLAGS_FILE), lambda file: file.write(payload))
+
+
+def epochs_done(path):
+    """How many epochs of the run writing `path` are done: its backup's count, else its history's, else 0."""
+    try:
+        with open(path + ".backup/state.json") as file:
+            return json.load(file)["epochs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return len(load_history(path)["loss"]) if os.path.isfile(path) else 0
+
+
+class Stamps:
+    """Writes into study.json, for every part of a run (from each start to its exit: a run stopped and resumed has
+    several), where and on what it ran: the date, the machine, the versions, the commit, the wall time and the
+    epochs it took the run from and to. The docs generator writes each table's provenance from these."""
+
+    def __init__(self, folder, backend):
+        self.folder, self.backend, self.started = folder, backend, {}
+
+    def start(self, seed, cpus):
+        from ..runs import provenance
+
+        part = {"started": provenance.now(), "epochs_before": epochs_done(history_path(self.folder, seed)),
+                "commit": provenance.commit(), "machine": provenance.machine(cpus),
+                "versions": provenance.versions(self.backend)}
+        self.started[seed] = (part, time.monotonic())
+        self._update(seed, part)
+
+    def end(self, seed, status):
+        from ..runs import provenance
+
+        part, started = self.started.pop(seed)
+        part.update(finished=provenance.now(), wall_seconds=round(time.monotonic() - started, 1),
+                    epochs_after=epochs_done(history_path(self.folder, seed)), exit_status=status)
+        self._update(seed, part)
+
+    def _update(self, seed, part):
+        recorded = read_study_file(self.folder)
+        parts = recorded["runs"].setdefault(str(seed), [])
+        if parts and parts[-1]["started"] == part["started"]:
+            parts[-1] = part
+        else:
+            parts.append(part)
+        write_study_file(self.folder, recorded)
+
+
 def check_same_study(folder, flags, settings):
     """Refuse to mix runs of other settings into the folder's study; remember its flags on its first start, or
     while no run has started there (a study stopped before its first run leaves nothing to mix with)."""
     path = os.path.join(folder, FLAGS_FILE)
     if os.path.isfile(path) and glob.glob(os.path.join(glob.escape(folder), "seed-*")):
         try:
-            with open(path) as file:
-                recorded = json.load(file)["flags"]
+            recorded = read_study_file(folder)["flags"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"cannot read {path} ({error}); remove it if the folder holds no other study") from None
         try:
@@ -186,8 +245,7 @@ def check_same_study(folder, flags, settings):
             raise UserError(f"{folder} holds a study with fashion_mnist.py flags {' '.join(recorded) or '(none)'} "
                             f"({changed}); rerun with those flags or use another --folder")
         return
-    payload = json.dumps({"flags": flags}).encode()
-    write_atomically(path, lambda file: file.write(payload))
+    write_study_file(folder, {"flags": flags, "runs": {}})
 
 
 def cpu_shares(jobs):
@@ -210,7 +268,7 @@ def start_run(command, share=None, log_path=None):
                                 preexec_fn=None if share is None else lambda: os.sched_setaffinity(0, share))
 
 
-def train_runs(runs, jobs):
+def train_runs(runs, jobs, stamps=None):
     """Run `runs`, [(seed, command, log path or None, line to print as it starts)], at most `jobs` at a time; return
     [(seed, exit status)] of those that ran. Once one fails, no other starts (nor is announced); those running
     finish. A Ctrl-C stops every run in progress, and each counts as stopped by it (exit status 130).
@@ -222,10 +280,14 @@ def train_runs(runs, jobs):
     further signal from us could cost that epoch. A second Ctrl-C reaches the trainings from the terminal and stops
     them at once; here it is ignored.
     """
-    import time
-
     shares = cpu_shares(jobs) if jobs > 1 else None
     waiting, running, statuses = list(runs), {}, []
+
+    def ended(seed, status):
+        statuses.append((seed, status))
+        if stamps is not None:
+            stamps.end(seed, status)
+
     try:
         while waiting or running:
             failed = any(status != 0 for _, status in statuses)
@@ -233,11 +295,14 @@ def train_runs(runs, jobs):
                 seed, command, log_path, announcement = waiting.pop(0)
                 print(announcement, flush=True)
                 free = next(index for index in range(jobs) if index not in {slot for slot, _ in running.values()})
-                running[seed] = (free, start_run(command, shares and shares[free], log_path))
+                share = shares and shares[free]
+                if stamps is not None:
+                    stamps.start(seed, len(share) if share else None)  # None: the CPUs this process may use
+                running[seed] = (free, start_run(command, share, log_path))
             for seed, (_, process) in list(running.items()):
                 if process.poll() is not None:
-                    statuses.append((seed, process.returncode))
                     del running[seed]
+                    ended(seed, process.returncode)
             if running:
                 time.sleep(0.2 if jobs > 1 else 0.02)
             elif failed:
@@ -249,9 +314,10 @@ def train_runs(runs, jobs):
                 process.send_signal(signal.SIGTERM)
             for _, process in running.values():
                 process.wait()
+            for seed in running:
+                ended(seed, 128 + signal.SIGINT)
         finally:
             signal.signal(signal.SIGINT, previous)
-        statuses += [(seed, 128 + signal.SIGINT) for seed in running]
     return sorted(statuses)
 
 
@@ -347,7 +413,7 @@ def table_row(cells):
 
 
 def load_study(folder, runs):
-    histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *FOUR_TERM_KEYS))
+    histories = [load_history(history_path(folder, seed), ("loss", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS))
                  for seed in range(runs)]
     lengths = [len(history["loss"]) for history in histories]
     if len(set(lengths)) > 1:
@@ -393,7 +459,9 @@ def run_study(folder, runs, passed_on, settings, jobs=1):
         where = f" (its output in {log_path})" if log_path else ""
         announcement = f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}{where}"
         to_train.append((seed, command, log_path, announcement))
-    statuses = train_runs(to_train, jobs)
+    from ..runs.backends import resolve_backend
+
+    statuses = train_runs(to_train, jobs, Stamps(folder, resolve_backend()[0]))
     stopped = [seed for seed, status in statuses if status == 128 + signal.SIGINT]
     if stopped:  # Ctrl-C, to the study or to the runs alone
         raise UserError(f"study stopped by Ctrl-C during the run{'s' * (len(stopped) > 1)} with seed"

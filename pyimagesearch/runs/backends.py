@@ -51,6 +51,16 @@ def choose_backend(environment=os.environ):
     keras.json naming a backend that is not installed counts as no choice. Backends other than these three
     (numpy, openvino) are Keras's business and are left to it.
     """
+    backend, reason = resolve_backend(environment)
+    if reason is not None:
+        environment["KERAS_BACKEND"] = backend
+        print(f"[INFO] {reason}, so Keras runs on {NAMES[backend]} ({CHOOSE})", flush=True)
+    return backend
+
+
+def resolve_backend(environment=os.environ):
+    """(the backend Keras will run on, why it is not the user's choice or Keras's default, or None), changing
+    nothing; see choose_backend."""
     if importlib.util.find_spec("keras") is None:
         raise UserError("Keras is not installed: pip install -r requirements.txt")
     chosen = environment.get("KERAS_BACKEND")
@@ -58,23 +68,20 @@ def choose_backend(environment=os.environ):
         if chosen in BACKENDS and not installed(chosen):
             raise UserError(f"KERAS_BACKEND={chosen}, but {NAMES[chosen]} is not installed: "
                             f"{BACKENDS[chosen][1]}, or {CHOOSE}")
-        return chosen
+        return chosen, None
     path = keras_config_path(environment)
     configured = configured_backend(path)
     if configured is not None and (configured not in BACKENDS or installed(configured)):
-        return configured
+        return configured, None
     available = [backend for backend in BACKENDS if installed(backend)]
     if not available:
         raise UserError("no backend for Keras is installed: pip install -r requirements.txt (it installs TensorFlow "
                         'on Python 3.10-3.13, JAX on 3.14 and later), or pip install "jax[cpu]"')
     backend = available[0]
     if configured is None and backend == "tensorflow":
-        return backend  # Keras's own default, and it is there: nothing to say
-    environment["KERAS_BACKEND"] = backend
-    reason = (f"{path} names {configured}, which is not installed" if configured is not None
-              else "TensorFlow is not installed")
-    print(f"[INFO] {reason}, so Keras runs on {NAMES[backend]} ({CHOOSE})", flush=True)
-    return backend
+        return backend, None  # Keras's own default, and it is there: nothing to say
+    return backend, (f"{path} names {configured}, which is not installed" if configured is not None
+                     else "TensorFlow is not installed")
 
 
 def set_seed(seed):
