@@ -5,7 +5,7 @@ import zlib
 
 import numpy as np
 
-from .runs.errors import UserError
+from lossgap.errors import UserError
 
 # Debian's package dataset-fashion-mnist installs the four files here
 DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
@@ -19,12 +19,18 @@ _IMAGES_MAGIC, _LABELS_MAGIC = 2051, 2049
 CLASSES = 10
 
 
-def load_fashion_mnist(dataset_dir=None, debian_dir=DEBIAN_DIR):
-    """Return ((trainX, trainY), (testX, testY)) as uint8 arrays, like `keras.datasets.fashion_mnist.load_data()`.
+def load_fashion_mnist(dataset_dir=None, train_size=None, test_size=None, debian_dir=DEBIAN_DIR):
+    """Return ((trainX, trainY), (testX, testY)) as uint8 arrays, like `keras.datasets.fashion_mnist.load_data()`,
+    the first `train_size` and `test_size` images of each split where given.
 
     `dataset_dir` if given (its problems are errors); else `debian_dir` when it holds the four files; else Keras's
     loader, which uses its own cache and downloads on a miss.
     """
+    ((trainX, trainY), (testX, testY)) = _load(dataset_dir, debian_dir)
+    return (trainX[:train_size], trainY[:train_size]), (testX[:test_size], testY[:test_size])
+
+
+def _load(dataset_dir, debian_dir):
     if dataset_dir is not None:
         return read_idx_folder(dataset_dir)
     if all(os.path.isfile(os.path.join(debian_dir, name)) for name in FILES.values()):

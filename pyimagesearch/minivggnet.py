@@ -1,23 +1,28 @@
 """MiniVGGNet, the small VGG-style network of "Deep Learning for Computer Vision with Python", on Keras 3."""
 import keras
 
+from .speed.batch_norm import BatchNormalization
+
 
 class MiniVGGNet:
     @staticmethod
-    def build(width, height, depth, classes, dropout_scale=1.0, augment=False, keras=keras):
+    def build(width, height, depth, classes, dropout_scale=1.0, augment=False, keras=keras, batch_norm=None):
         """(CONV => RELU => BN) * 2 => POOL => DROPOUT, twice (32 then 64 filters), then FC => RELU => BN =>
         DROPOUT => FC => SOFTMAX.
 
         `dropout_scale` multiplies the three dropout rates (0.25, 0.25, 0.5) for the over-regularization
         experiment; 0 keeps the layers but drops nothing, and the default 1.0 is the book's network. `augment` puts
         augmentation_layers() first, so that training sees shifted and flipped images and inference the images as
-        they are (the default, False, is the book's network). `keras` is the
-        Keras to build with: Keras 3, or tf_keras (Keras 2, the post's) for the benchmark's `keras2` configuration;
-        both name their layers alike.
+        they are (the default, False, is the book's network). `keras` is the Keras to build with: Keras 3, or
+        tf_keras (Keras 2, the post's) for the benchmark's `keras2` configuration; both name their layers alike.
+        `batch_norm` is the batch-norm layer class: by default Keras's own layer computed, under TensorFlow, by
+        TensorFlow's fused kernel as Keras 2 did (speed/batch_norm.py), and tf_keras's own layer on tf_keras.
         """
         if not 0 <= dropout_scale < 2:
             raise ValueError(f"dropout_scale must be in [0, 2) so that every rate stays below 1, got {dropout_scale}")
         K, layers = keras.backend, keras.layers
+        if batch_norm is None:
+            batch_norm = BatchNormalization if keras.__name__ == "keras" else layers.BatchNormalization
 
         # initialize the model along with the input shape to be "channels last" and the channels dimension itself
         inputShape = (height, width, depth)
@@ -38,7 +43,7 @@ class MiniVGGNet:
             for _ in range(2):
                 model.add(layers.Conv2D(filters, (3, 3), padding="same"))
                 model.add(layers.Activation("relu"))
-                model.add(layers.BatchNormalization(axis=chanDim))
+                model.add(batch_norm(axis=chanDim))
             model.add(layers.MaxPooling2D(pool_size=(2, 2)))
             model.add(layers.Dropout(0.25 * dropout_scale))
 
@@ -46,7 +51,7 @@ class MiniVGGNet:
         model.add(layers.Flatten())
         model.add(layers.Dense(512))
         model.add(layers.Activation("relu"))
-        model.add(layers.BatchNormalization())
+        model.add(batch_norm())
         model.add(layers.Dropout(0.5 * dropout_scale))
 
         # softmax classifier

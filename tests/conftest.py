@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from pyimagesearch.datasets import DEBIAN_DIR, FILES, read_idx_folder, write_idx_folder  # noqa: E402
-from pyimagesearch.runs.backends import choose_backend, installed  # noqa: E402
+from lossgap.backends import choose_backend, installed  # noqa: E402
 
 # as the scripts do before Keras loads, since the test modules import it: without TensorFlow, JAX or PyTorch
 choose_backend()

@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from pyimagesearch.runs.backends import choose_backend, configured_backend, keras_config_path
-from pyimagesearch.runs.errors import UserError
+from lossgap.backends import choose_backend, configured_backend, keras_config_path
+from lossgap.errors import UserError
 from tests.conftest import ROOT, installed, run_script
 
 HIDE = os.path.join(ROOT, "tests", "hide_modules")
@@ -84,7 +84,7 @@ def test_the_users_choice_is_kept_without_a_word(tmp_path, small_dataset_dir):
 
 
 def fake_installed(monkeypatch, *present):
-    monkeypatch.setattr("pyimagesearch.runs.backends.installed", lambda backend: backend in present)
+    monkeypatch.setattr("lossgap.backends.installed", lambda backend: backend in present)
 
 
 def test_keras_json_naming_an_installed_backend_is_the_users_choice(tmp_path, monkeypatch, capsys):

@@ -13,12 +13,12 @@ import pytest
 
 from pyimagesearch import datasets
 from pyimagesearch.datasets import read_idx_folder, write_idx_folder
-from pyimagesearch.reasons.seeds import training_script
-from pyimagesearch.runs.errors import UserError
-from pyimagesearch.runs.flags import dropout_scale, non_negative_int, positive_float, positive_int, seed
+from lossgap.errors import UserError
+from lossgap.arguments import non_negative_int, positive_float, positive_int, seed
+from pyimagesearch.runs.flags import dropout_scale
 from tests.conftest import run_script
 
-PREVIOUS = b"the user's earlier history"
+PREVIOUS = pickle.dumps({"loss": [0.5, 0.4], "val_loss": [0.45, 0.42]})  # an earlier run's history
 
 
 def assert_refused(result, *words, exit_code=1):
@@ -72,7 +72,14 @@ def test_the_values_at_each_edge_are_taken(kind, text, value):
 # --- fashion_mnist.py's parser: each flag has its type, and argparse names flag and value (exit 2) ---
 
 def parse_training_flags(*flags):
-    return training_script().argument_parser().parse_args(list(flags))
+    """fashion_mnist.py's flags, parsed as it parses them: the post's --history and every other setting."""
+    import argparse
+
+    from pyimagesearch.runs.flags import add_run_flags
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-i", "--history", required=True)
+    return add_run_flags(parser).parse_args(list(flags))
 
 
 @pytest.mark.parametrize("flag, value, message", [

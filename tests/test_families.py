@@ -6,22 +6,18 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.keras_internals import call_takes_training, seed_generators
+from lossgap.callback import ReasonDiagnostics
+from lossgap.families import (BY_NAME, FAMILIES, attributes_zero, called_in_inference, moving_statistics,
+                              training_only_layers)
+from lossgap.gaps import LABELS, gap_terms
+from lossgap.keras_internals import call_takes_training, seed_generators
+from lossgap.measure import Passes, epoch_seeds, measure_epoch
 from pyimagesearch.minivggnet import MiniVGGNet, augmentation_layers
-from pyimagesearch.reasons.diagnostics import (
-    ReasonDiagnostics,
-    attributes_zero,
-    called_in_inference,
-    moving_statistics,
-    training_only_layers,
-)
-from pyimagesearch.reasons.gaps import gap_terms
-from pyimagesearch.reasons.measurements import FAMILIES, MEASUREMENT_WITHOUT, TERMS
-from pyimagesearch.runs.backends import set_seed
+from pyimagesearch.runs.seeding import set_seed
 from tests.conftest import Wrapper, draw, train
 
-TERM_OF = {"dropout": "reason 1 (dropout)", "noise": "reason 1 (noise)", "augmentation": "reason 1 (augmentation)",
-           "batch-norm": "batch-norm statistics", "other": "other training-only layers"}
+TERM_OF = {family.name: family.name.replace("-", "_") for family in FAMILIES}
+KEY_OF = {family.name: family.key for family in FAMILIES}
 SHAPE = (16, 16, 1)
 
 
@@ -133,15 +129,16 @@ def fit(build, callback=True, epochs=2, seed=0):
 
 
 def counting_passes(diagnostics):
-    """Count the callback's passes over the training sample and the validation set."""
+    """Count the callback's passes (training mode or not) over the training sample and the validation set."""
     passes = []
-    measure = diagnostics.measure
 
-    def counted(images, targets, training):
-        passes.append(training)
-        return measure(images, targets, training)
+    class Counted(Passes):
+        def run(self, images, targets, training, *arguments):
+            passes.append(training)
+            return super().run(images, targets, training, *arguments)
 
-    diagnostics.measure = counted
+    diagnostics.set_model = lambda model: (keras.callbacks.Callback.set_model(diagnostics, model),
+                                           setattr(diagnostics, "_passes", Counted(model, 16)))
     return passes
 
 
@@ -153,19 +150,18 @@ def counting_passes(diagnostics):
 def test_augmentation_and_noise_get_terms_of_their_own_that_add_up_and_measuring_changes_nothing(kind, batch_norm):
     model, history, diagnostics = fit(lambda: BUILDERS[kind](batch_norm))
     found = training_only_layers(model)
-    assert sorted(type(layer).__name__ for layer in found.augmentation) == ["RandomFlip", "RandomTranslation"]
-    assert [type(layer).__name__ for layer, _ in found.noise] == ["GaussianNoise"]
-    assert len(found.batch_normalization) == batch_norm and found.other == []
+    assert sorted(type(layer).__name__ for layer in found.switches["augmentation"]) == ["RandomFlip",
+                                                                                      "RandomTranslation"]
+    assert [type(layer).__name__ for layer, _ in found.switches["noise"]] == ["GaussianNoise"]
+    assert len(found.switches["batch-norm"]) == batch_norm and found.switches["other"] == []
     terms = gap_terms(history)
     for epoch in range(2):
-        assert sum(terms[name][epoch] for name, _, _ in TERMS) == pytest.approx(
-            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
         for family in ("dropout", "noise", "augmentation"):
             assert terms[TERM_OF[family]][epoch] != 0, family
-        assert (terms["batch-norm statistics"][epoch] != 0) == batch_norm
-    assert list(terms["other training-only layers"]) == [0.0, 0.0]  # exactly: no pass was made for it
+        assert (terms["batch_norm"][epoch] != 0) == batch_norm
+    assert list(terms["other"]) == [0.0, 0.0]  # exactly: no pass was made for it
     if not batch_norm:
-        assert list(terms["batch-norm statistics"]) == [0.0, 0.0]
+        assert list(terms["batch_norm"]) == [0.0, 0.0]
     # measuring changes nothing: the seeded fit is the same, bit for bit, without the callback
     _, without, _ = fit(lambda: BUILDERS[kind](batch_norm), callback=False)
     assert all(history[key] == without[key] for key in without)
@@ -175,7 +171,8 @@ def test_augmentation_and_noise_get_terms_of_their_own_that_add_up_and_measuring
 @pytest.mark.parametrize("family", ["augmentation", "noise", "batch-norm", "other"])
 def test_a_family_alone_is_its_only_term_and_each_absent_one_costs_no_pass(family):
     """Only one family in the model: its term is not 0, every other term of a family is exactly 0, and the epoch
-    takes two passes over the sample (training as is, then inference) and one over the validation set."""
+    takes two passes over the sample (training as is, then inference); the first epoch one more, in inference mode
+    over the validation set, to check that it gives Keras's val_loss."""
     layer = {"augmentation": lambda: keras.layers.RandomTranslation(0.2, 0.2),
              "noise": lambda: keras.layers.GaussianNoise(0.3), "batch-norm": keras.layers.BatchNormalization,
              "other": Shift}[family]
@@ -191,9 +188,9 @@ def test_a_family_alone_is_its_only_term_and_each_absent_one_costs_no_pass(famil
     passes = counting_passes(diagnostics)
     history = model.fit(images[:64], targets[:64], validation_data=(images[64:], targets[64:]), batch_size=16,
                         epochs=2, verbose=0, callbacks=[diagnostics]).history
-    assert passes == [True, False, True] * 2
+    assert passes == [False, True, False, True, False]
     terms = gap_terms(history)
-    for other_family in FAMILIES:
+    for other_family in (family.name for family in FAMILIES):
         values = list(terms[TERM_OF[other_family]])
         assert all(value != 0 for value in values) if other_family == family else values == [0.0, 0.0]
 
@@ -213,11 +210,10 @@ def by_hand(model, images, targets, training, batch_size=16, seeds=()):
 
 
 def measured_once(model, images, targets):
-    diagnostics = ReasonDiagnostics((images, targets), (images, targets), batch_size=16, seed=3)
-    diagnostics.set_model(model)
-    logs = {"val_loss": 0.0}
-    diagnostics.on_epoch_end(0, logs)
-    return logs, diagnostics
+    """(the measurements of one epoch's end, the seeds they were drawn with), as the callback takes them."""
+    seeds = epoch_seeds(model, 3, 0)
+    found = training_only_layers(model, images[:16])
+    return measure_epoch(Passes(model, 16), found, images, targets, seeds).values, seeds
 
 
 @pytest.mark.backends
@@ -234,8 +230,7 @@ def test_a_deterministic_family_term_equals_the_two_losses_measured_by_hand(fami
     in_training, in_inference = by_hand(model, images, targets, True), by_hand(model, images, targets, False)
     assert abs(in_inference - in_training) > 1e-3
     assert logs["train_end_loss"] == pytest.approx(in_training, rel=1e-6)
-    assert logs[MEASUREMENT_WITHOUT[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training,
-                                                                                       abs=1e-6)
+    assert logs[KEY_OF[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training, abs=1e-6)
 
 
 @pytest.mark.parametrize("family", [
@@ -244,18 +239,16 @@ def test_a_deterministic_family_term_equals_the_two_losses_measured_by_hand(fami
     "noise"])
 def test_a_random_family_term_equals_the_two_losses_measured_by_hand_with_the_epochs_draw(family):
     """Dropout or noise alone: the term is the inference loss minus the training-mode loss drawn from the seeds the
-    callback used for the epoch (`diagnostics.seeds`), both computed here with the model's own call."""
+    measurement drew for the epoch, both computed here with the model's own call."""
     layer = keras.layers.Dropout(0.4) if family == "dropout" else keras.layers.GaussianNoise(0.4)
     model = compiled(keras.Sequential([keras.Input(SHAPE), keras.layers.Flatten(), layer,
                                        keras.layers.Dense(10, activation="softmax")]))
     images, targets = data(count=48)
-    logs, diagnostics = measured_once(model, images, targets)
-    seeds, _ = diagnostics.seeds
+    logs, (seeds, _) = measured_once(model, images, targets)
     in_training = by_hand(model, images, targets, True, seeds=seeds)
     in_inference = by_hand(model, images, targets, False)
     assert abs(in_inference - in_training) > 1e-3
-    assert logs[MEASUREMENT_WITHOUT[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training,
-                                                                                       abs=1e-6)
+    assert logs[KEY_OF[family]] - logs["train_end_loss"] == pytest.approx(in_inference - in_training, abs=1e-6)
 
 
 def test_random_crop_is_switched_to_what_keras_computes_for_it_in_inference():
@@ -278,9 +271,9 @@ def test_recurrent_dropout_is_dropout():
     model = compiled(keras.Sequential([keras.Input((6, 3)), keras.layers.LSTM(8, dropout=0.4, recurrent_dropout=0.3),
                                        keras.layers.Dense(10, activation="softmax")]))
     found = training_only_layers(model)
-    assert [(type(layer).__name__, attribute) for layer, attribute in found.dropout] == [
+    assert [(type(layer).__name__, attribute) for layer, attribute in found.switches["dropout"]] == [
         ("LSTMCell", "dropout"), ("LSTMCell", "recurrent_dropout")]
-    assert found.augmentation == found.noise == []
+    assert found.switches["augmentation"] == found.switches["noise"] == []
     rng = np.random.default_rng(0)
     sequences = rng.random((48, 6, 3), dtype=np.float32)
     targets = keras.utils.to_categorical(rng.integers(0, 10, 48), 10)
@@ -296,18 +289,20 @@ def test_a_switched_family_never_reuses_a_step_compiled_with_it_on():
                                        keras.layers.BatchNormalization(), keras.layers.Flatten(),
                                        keras.layers.Dense(10, activation="softmax")]))
     images, targets = data(count=32)
-    _, diagnostics = measured_once(model, images, targets)
-    found = diagnostics.training_only_layers()
-    on = diagnostics.measure(images, targets, training=True)
-    with called_in_inference(found.augmentation):
-        off = diagnostics.measure(images, targets, training=True)
-        fresh = ReasonDiagnostics((images, targets), (images, targets), batch_size=16, seed=3)
-        fresh.set_model(model)
-        assert off == fresh.measure(images, targets, training=True)
-    with moving_statistics(found.batch_normalization):
-        frozen = diagnostics.measure(images, targets, training=True)
-    assert len({on, off, frozen}) == 3 and diagnostics.measure(images, targets, training=True) == on
-    assert len({key[1] for key in diagnostics._steps}) == 3  # one step per setting of the switches
+    found = training_only_layers(model, images[:16])
+    passes, seeds = Passes(model, 16), epoch_seeds(model, 3, 0)
+
+    def measure(with_passes=passes):
+        return float(with_passes.run(images, targets, True, seeds, found.state())[0].mean())
+
+    on = measure()
+    with called_in_inference(found.switches["augmentation"]):
+        off = measure()
+        assert off == measure(Passes(model, 16))  # as a step compiled afresh with augmentation off gives
+    with moving_statistics(found.switches["batch-norm"]):
+        frozen = measure()
+    assert len({on, off, frozen}) == 3 and measure() == on
+    assert len({key[1] for key in passes._steps}) == 3  # one step per setting of the switches
 
 
 # --- layers with a training branch of their own ---
@@ -325,19 +320,20 @@ def test_own_training_branches_are_named_once_at_the_start_and_counted_as_other(
 
     model, history, diagnostics = fit(build)
     printed = capsys.readouterr().out
-    names = [layer.name for layer in diagnostics.training_only_layers().other]
+    names = [layer.name for layer in diagnostics.training_only_layers().switches["other"]]
     assert sorted(names) == ["inner_shift", "shift"]
     assert printed.count("training branch of their own") == 1
-    assert printed.strip() == ('[INFO] diagnostics: layers with a training branch of their own, measured together '
-                               'as "other training-only layers": ' + ", ".join(f"{name} (Shift)" for name in names))
+    assert printed.strip() == ('[INFO] ReasonDiagnostics: layers with a training branch of their own, measured '
+                               'together as "other training-only layers": '
+                               + ", ".join(f"{name} (Shift)" for name in names))
     terms = gap_terms(history)
-    assert all(value != 0 for value in terms["other training-only layers"])
-    assert all(value != 0 for value in terms["batch-norm statistics"])
+    assert all(value != 0 for value in terms["other"])
+    assert all(value != 0 for value in terms["batch_norm"])
     # batch-norm's term holds batch-norm only: the shifts are still on in the measurement it ends at (dropout off,
     # batch-norm on its moving statistics, training mode), and inference mode turns them off
     images, targets = data()
     found = training_only_layers(model)
-    with attributes_zero(found.dropout), moving_statistics(found.batch_normalization):
+    with attributes_zero(found.switches["dropout"]), moving_statistics(found.switches["batch-norm"]):
         assert history["train_end_nobatchnorm_loss"][-1] == pytest.approx(
             by_hand(model, images[:64], targets[:64], True), rel=1e-5)
     assert history["train_inference_loss"][-1] == pytest.approx(by_hand(model, images[:64], targets[:64], False),
@@ -353,9 +349,12 @@ def test_a_model_whose_call_takes_no_training_has_no_training_only_layers():
         def call(self, images):
             return self.dense(self.dropout(keras.ops.reshape(images, (keras.ops.shape(images)[0], -1))))
 
-    _, history, _ = fit(Plain)
-    measurements = [history[key] for key in ("train_end_loss", *MEASUREMENT_WITHOUT.values())]
-    assert all(values == measurements[0] for values in measurements)
+    model, history, _ = fit(Plain, epochs=1)
+    images, targets = data()
+    # its Dropout never drops, even in fit(): every measurement is the loss model.evaluate computes
+    evaluated = model.evaluate(images[:64], targets[:64], batch_size=16, verbose=0, return_dict=True)["loss"]
+    assert history["train_end_loss"][0] == pytest.approx(evaluated, rel=1e-6)
+    assert training_only_layers(model).switches == {family.name: [] for family in FAMILIES}
 
 
 # --- which of Keras's layers draw at random, found by what they do ---
@@ -463,11 +462,8 @@ def test_every_keras_layer_that_acts_in_training_only_is_found_in_a_family():
         images = np.random.default_rng(1).random(IMAGES, dtype=np.float32) * 255
         model(images)  # built outside the measuring scope, as fit() builds a model before the diagnostics look
         found = training_only_layers(model, images)
-        families[name] = [family for family, members in (("dropout", [item for item, _ in found.dropout]),
-                                                         ("noise", [item for item, _ in found.noise]),
-                                                         ("augmentation", found.augmentation),
-                                                         ("batch-norm", found.batch_normalization))
-                          if any(member is layer for member in members)]
+        families[name] = [family.name for family in FAMILIES
+                          if any(member is layer for member in found.layers(family))]
     missed = [name for name in acting if len(families[name]) != 1]
     assert not missed, (f"Keras {keras.__version__}: these layers act in training only and no family holds them: "
                         f"{missed}")
@@ -495,8 +491,8 @@ def test_minivggnet_gets_augmentation_layers_only_when_asked():
     augmented = MiniVGGNet.build(28, 28, 1, 10, augment=True)
     assert plain.count_params() == augmented.count_params() == 1_679_082
     assert [type(layer).__name__ for layer in augmented.layers[:2]] == ["RandomFlip", "RandomTranslation"]
-    assert training_only_layers(plain).augmentation == []
-    assert [type(layer).__name__ for layer in training_only_layers(augmented).augmentation] == [
+    assert training_only_layers(plain).switches["augmentation"] == []
+    assert [type(layer).__name__ for layer in training_only_layers(augmented).switches["augmentation"]] == [
         "RandomFlip", "RandomTranslation"]
     assert [type(layer).__name__ for layer in augmentation_layers()] == ["RandomFlip", "RandomTranslation"]
 
@@ -507,20 +503,16 @@ def test_a_seeded_augment_run_records_augmentations_term_and_plots_it(tmp_path, 
     result, history_path, history = train(tmp_path, small_dataset_dir, "--augment")
     assert "training branch of their own" not in result.stdout
     terms = gap_terms(history)
-    for epoch in range(3):
-        assert sum(terms[name][epoch] for name, _, _ in TERMS) == pytest.approx(
-            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
-    for name in ("reason 1 (augmentation)", "reason 1 (dropout)", "batch-norm statistics"):
+    for name in ("augmentation", "dropout", "batch_norm"):
         assert all(value != 0 for value in terms[name]), name
-    assert list(terms["reason 1 (noise)"]) == list(terms["other training-only layers"]) == [0.0] * 3
+    assert list(terms["noise"]) == list(terms["other"]) == [0.0] * 3
     axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
     labels = [container.get_label() for container in axes[2].containers]
-    assert labels == ["reason 2 (running mean)", "reason 1 (dropout)", "reason 1 (augmentation)",
-                      "batch-norm statistics", "generalization (reason 3 if < 0)"]
+    assert labels == [LABELS[name] for name in ("running_mean", "dropout", "augmentation", "batch_norm",
+                                                "generalization")]
     printed = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("reason 1 (augmentation)") for line in printed)
-    assert printed[-1] == ("exactly 0, as none of these act in the model: reason 1 (noise), "
-                           "other training-only layers")
+    assert any(line.startswith("augmentation (reason 1)") for line in printed)
+    assert "not in this model (0): noise layers (reason 1), other training-only layers" in printed
     # the same seed without --augment trains another model: the flag is part of the run's settings
     (tmp_path / "plain").mkdir()
     _, _, plain = train(tmp_path / "plain", small_dataset_dir)

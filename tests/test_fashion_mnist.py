@@ -106,6 +106,7 @@ def test_the_readmes_quick_run_shows_the_posts_effect(real_data, tmp_path):
     result = run_script("fashion_mnist.py", "--history", history, *arguments[2:], timeout=600)
     assert result.returncode == 0, result.stderr
     recorded = pickle.loads(history.read_bytes())
-    # epoch 1: validation loss below the training loss, and an accuracy far above chance (0.1)
-    assert recorded["val_loss"][0] < recorded["loss"][0]
+    # epoch 2: the validation loss below the training loss, as in every one of the five kept quick seeds
+    # (docs/studies/quick; epoch 1 is not, where two of them start above), and an accuracy far above chance
+    assert recorded["val_loss"][1] < recorded["loss"][1]
     assert recorded["val_accuracy"][0] > 0.7 and recorded["val_accuracy"][-1] > 0.8

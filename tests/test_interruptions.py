@@ -61,13 +61,13 @@ def test_sigkill_after_the_second_epoch_then_rerun_ends_with_every_epoch(small_d
 
 
 @pytest.mark.backends
-def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path):
+def test_resume_restores_weights_seed_generators_and_optimizer_state(small_dataset_dir, tmp_path):
     import keras
 
     from pyimagesearch.datasets import read_idx_folder
     from pyimagesearch.minivggnet import MiniVGGNet
     from pyimagesearch.runs.backup import TrainingBackup
-    from pyimagesearch.schedule import compile_as_in_the_post
+    from tools.models import compile_as_in_the_post
 
     ((images, labels), _) = read_idx_folder(small_dataset_dir)
     images = images[:64, :, :, None].astype("float32") / 255.0
@@ -85,8 +85,10 @@ def test_resume_restores_weights_and_optimizer_state(small_dataset_dir, tmp_path
     again.restore(restored)
     assert again.finished_epochs == 2 and again.history == backup.history
     assert int(restored.optimizer.iterations.numpy()) == 4  # so the decayed learning rate goes on where it was
-    for before, after in zip(trained.weights + trained.optimizer.variables,
-                             restored.weights + restored.optimizer.variables):
+    # weights, batch-norm statistics, the dropout layers' seed generators (not among the weights) and the optimizer
+    assert len(trained.variables) > len(trained.weights)
+    for before, after in zip(trained.variables + trained.optimizer.variables,
+                             restored.variables + restored.optimizer.variables, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(before), keras.ops.convert_to_numpy(after))
 
 
@@ -175,8 +177,8 @@ WRITER = """
 import pickle
 import sys
 import time
-from pyimagesearch.runs.files import write_atomically
-from pyimagesearch.runs.history import save_history
+from lossgap.files import write_atomically
+from lossgap.history import save_history
 
 histories = [{"loss": [float(i)] * 20000, "val_loss": [float(i)] * 20000} for i in (1, 2)]
 save_history(histories[0], sys.argv[1])
@@ -294,7 +296,7 @@ def test_two_seeded_runs_give_identical_histories(small_dataset_dir, tmp_path):
 def test_a_seed_on_jax_asks_xla_for_deterministic_gpu_kernels_before_the_first_array(monkeypatch, flags, expected):
     import keras
 
-    from pyimagesearch.runs.backends import set_seed
+    from pyimagesearch.runs.seeding import set_seed
 
     seen = []
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
@@ -306,7 +308,7 @@ def test_a_seed_on_jax_asks_xla_for_deterministic_gpu_kernels_before_the_first_a
 
 def test_an_unreadable_backup_is_refused_with_how_to_restart(tmp_path):
     from pyimagesearch.runs.backup import TrainingBackup
-    from pyimagesearch.runs.errors import UserError
+    from lossgap.errors import UserError
 
     history = tmp_path / "training.pickle"
     os.makedirs(str(history) + ".backup")
@@ -322,7 +324,7 @@ def test_a_closed_pipe_met_after_ctrl_c_is_reported_as_the_ctrl_c(tmp_path):
     # Ctrl-C stops the `tee` we write to as well; the progress bar may meet the closed pipe before the next batch's
     # end sees the stop, and the user still pressed Ctrl-C
     from pyimagesearch.runs.backup import TrainingBackup
-    from pyimagesearch.runs.errors import UserError
+    from lossgap.errors import UserError
 
     backup = TrainingBackup(str(tmp_path / "h.pickle"), {"epochs": 4})
     with pytest.raises(UserError) as raised:
@@ -334,3 +336,15 @@ def test_a_closed_pipe_met_after_ctrl_c_is_reported_as_the_ctrl_c(tmp_path):
         with TrainingBackup(str(tmp_path / "h.pickle"), {"epochs": 4}).saving_on_stop(0.01):
             raise BrokenPipeError
     assert raised.value.exit_code == 141 and "stopped by SIGPIPE" in str(raised.value)
+
+
+def test_xla_is_asked_for_deterministic_gpu_kernels_unless_the_user_set_it():
+    from pyimagesearch.runs.seeding import ask_xla_for_deterministic_gpu_kernels
+
+    unset, other, chosen = {}, {"XLA_FLAGS": "--xla_dump_to=/tmp"}, {"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"}
+    for environment in (unset, other, chosen):
+        ask_xla_for_deterministic_gpu_kernels(environment)
+    assert unset == {"XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
+    assert other == {"XLA_FLAGS": "--xla_dump_to=/tmp --xla_gpu_deterministic_ops=true"}
+    assert chosen == {"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"}
+

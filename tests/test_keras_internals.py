@@ -3,7 +3,7 @@ import keras
 import numpy as np
 import pytest
 
-from pyimagesearch.keras_internals import (all_layers, ask_xla_for_deterministic_gpu_kernels, call_replaced,
+from lossgap.keras_internals import (all_layers, call_replaced,
                                            call_takes_training, calls_replaced, own_seed_generators, seed_generators,
                                            torch_global_generator_forked)
 from tests.conftest import Wrapper
@@ -147,12 +147,3 @@ def test_an_unseeded_dropout_on_torch_draws_from_the_forked_generator_only():
     layer(images, training=True)
     assert not torch.equal(torch.rand(4), expected), (f"{CHANGED}: unseeded dropout no longer draws from torch's "
                                                      "global generator, so the fork is not needed: revisit it")
-
-
-def test_xla_is_asked_for_deterministic_gpu_kernels_unless_the_user_set_it():
-    unset, other, chosen = {}, {"XLA_FLAGS": "--xla_dump_to=/tmp"}, {"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"}
-    for environment in (unset, other, chosen):
-        ask_xla_for_deterministic_gpu_kernels(environment)
-    assert unset == {"XLA_FLAGS": "--xla_gpu_deterministic_ops=true"}
-    assert other == {"XLA_FLAGS": "--xla_dump_to=/tmp --xla_gpu_deterministic_ops=true"}
-    assert chosen == {"XLA_FLAGS": "--xla_gpu_deterministic_ops=false"}

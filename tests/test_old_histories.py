@@ -10,8 +10,8 @@ import pickletools
 import numpy as np
 import pytest
 
-from pyimagesearch.runs.errors import UserError
-from pyimagesearch.runs.history import load_history
+from lossgap.errors import UserError
+from lossgap.history import load_history
 from tests.conftest import run_script
 
 LOSS, VAL_LOSS, ACC, VAL_ACC = [0.91, 0.52, 0.43], [0.61, 0.47, 0.44], [0.70, 0.81, 0.85], [0.79, 0.83, 0.86]

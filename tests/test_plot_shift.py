@@ -31,16 +31,24 @@ def test_two_stacked_axes_with_the_posts_titles_and_labels(history_file, tmp_pat
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_top_axes_draw_both_losses_at_whole_epochs(history_file, tmp_path, monkeypatch):
+def test_top_axes_draw_both_losses_at_whole_epochs_counted_from_one_as_keras_counts_them(history_file, tmp_path,
+                                                                                        monkeypatch):
     top = lines_of(draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()[0])
-    assert top["train_loss"] == ([0, 1, 2, 3], HISTORY["loss"])
-    assert top["val_loss"] == ([0, 1, 2, 3], HISTORY["val_loss"])
+    assert top["train_loss"] == ([1, 2, 3, 4], HISTORY["loss"])
+    assert top["val_loss"] == ([1, 2, 3, 4], HISTORY["val_loss"])
 
 
 def test_shifted_training_curve_starts_half_an_epoch_early(history_file, tmp_path, monkeypatch):
     bottom = lines_of(draw(history_file, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()[1])
-    assert bottom["train_loss"] == ([-0.5, 0.5, 1.5, 2.5], HISTORY["loss"])
-    assert bottom["val_loss"] == ([0, 1, 2, 3], HISTORY["val_loss"])
+    assert bottom["train_loss"] == ([0.5, 1.5, 2.5, 3.5], HISTORY["loss"])
+    assert bottom["val_loss"] == ([1, 2, 3, 4], HISTORY["val_loss"])
+
+
+def test_a_history_from_a_later_fit_is_numbered_from_where_it_started(tmp_path, monkeypatch):
+    path = tmp_path / "fit-2.pickle"
+    path.write_bytes(pickle.dumps(dict(HISTORY, epoch=[3, 4, 5, 6])))  # Keras's H.epoch of fit(initial_epoch=3)
+    top = lines_of(draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()[0])
+    assert top["val_loss"] == ([4, 5, 6, 7], HISTORY["val_loss"])
 
 
 def test_output_format_follows_the_extension(history_file, tmp_path, monkeypatch):
@@ -73,8 +81,8 @@ def test_draws_the_history_of_a_real_short_run(tmp_path, monkeypatch, small_data
     assert result.returncode == 0, result.stderr
     recorded = pickle.loads(history.read_bytes())
     axes = draw(history, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
-    assert lines_of(axes[0])["train_loss"] == ([0, 1], recorded["loss"])
-    assert lines_of(axes[1])["train_loss"] == ([-0.5, 0.5], recorded["loss"])
+    assert lines_of(axes[0])["train_loss"] == ([1, 2], recorded["loss"])
+    assert lines_of(axes[1])["train_loss"] == ([0.5, 1.5], recorded["loss"])
     assert np.allclose(lines_of(axes[1])["val_loss"][1], recorded["val_loss"])
 
 
@@ -84,8 +92,8 @@ def test_a_single_epoch_is_drawn_as_points_and_the_shifted_panel_says_why_it_com
     path.write_bytes(pickle.dumps({"loss": [0.9], "val_loss": [0.6]}))
     axes = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
     assert all(line.get_marker() == "o" for ax in axes for line in ax.get_lines())
-    assert lines_of(axes[0]) == {"train_loss": ([0], [0.9]), "val_loss": ([0], [0.6])}
-    assert lines_of(axes[1]) == {"train_loss": ([-0.5], [0.9]), "val_loss": ([0], [0.6])}
+    assert lines_of(axes[0]) == {"train_loss": ([1], [0.9]), "val_loss": ([1], [0.6])}
+    assert lines_of(axes[1]) == {"train_loss": ([0.5], [0.9]), "val_loss": ([1], [0.6])}
     assert [text.get_text().split(":")[0] for text in axes[1].texts] == ["one epoch only"]
     assert not axes[0].texts
 

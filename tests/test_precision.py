@@ -65,7 +65,7 @@ def test_the_lowered_jax_train_step_asks_for_the_highest_precision():
     import jax
 
     from pyimagesearch.minivggnet import MiniVGGNet
-    from pyimagesearch.schedule import compile_as_in_the_post
+    from tools.models import compile_as_in_the_post
     from pyimagesearch.speed.settings import keep_float32
 
     images, targets = np.zeros((32, 28, 28, 1), "float32"), np.zeros((32, 10), "float32")

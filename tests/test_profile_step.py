@@ -3,7 +3,7 @@ import importlib.util
 
 import pytest
 
-from pyimagesearch.speed.profile_step import KINDS, by_kind, layer_kind
+from tools.profile_step import KINDS, by_kind, layer_kind
 from tests.conftest import run_module
 
 # operations as TensorFlow 2.21's profiler names them in MiniVGGNet's training step, on Keras 3.15 and on tf_keras
@@ -53,6 +53,6 @@ def test_the_table_sums_each_kinds_time_per_step_forward_and_backward_apart():
 
 @pytest.mark.skipif(importlib.util.find_spec("xprof") is not None, reason="xprof is installed")
 def test_without_xprof_the_profile_says_what_to_install(small_dataset_dir):
-    result = run_module("pyimagesearch.speed.profile_step", "--steps", 2, "--dataset-dir", small_dataset_dir)
+    result = run_module("tools.profile_step", "--steps", 2, "--dataset-dir", small_dataset_dir)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == "error: reading the profiler's trace needs xprof: pip install xprof"

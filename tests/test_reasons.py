@@ -1,5 +1,5 @@
-"""Reasons 1-3 and the bonus, measured: the diagnostics callback, the gap's four terms, the third axes, the split
-check."""
+"""Reasons 1-3 and the bonus, measured: the diagnostics callback and its measurements on models of every kind,
+fashion_mnist.py --diagnostics, the third axes, the split check."""
 import pickle
 import re
 
@@ -7,23 +7,18 @@ import keras
 import numpy as np
 import pytest
 
+from lossgap.callback import ReasonDiagnostics
+from lossgap.families import (BY_NAME, DIAGNOSTIC_KEYS, attributes_zero, moving_statistics, training_only_layers)
+from lossgap.gaps import ERROR_KEYS, LABELS, LOGGED_GAP, TERMS, gap_terms
+from lossgap.measure import Passes, epoch_seeds, measure_epoch, training_sample
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.reasons.diagnostics import (
-    ReasonDiagnostics,
-    attributes_zero,
-    moving_statistics,
-    training_only_layers,
-    training_sample,
-)
-from pyimagesearch.reasons.gaps import format_gaps, gap_terms, mean_gaps, spans
-from pyimagesearch.reasons.measurements import DIAGNOSTIC_KEYS, FOUR_TERM_KEYS, FOUR_TERMS, LOGGED_GAP, TERMS
-from pyimagesearch.reasons.split_check import check_split, format_split_report
-from pyimagesearch.runs.backends import set_seed
+from pyimagesearch.runs.seeding import set_seed
 from pyimagesearch.schedule import legacy_time_decay
+from pyimagesearch.split_check import split_report
 from tests.conftest import draw, run_module, run_script, train
 
-TERM_NAMES = [name for name, _, _ in TERMS]
-FOUR_TERM_NAMES = [name for name, _, _ in FOUR_TERMS]
+TERM_IDS = [term.id for term in TERMS]
+RECORDED = [*DIAGNOSTIC_KEYS, *ERROR_KEYS.values()]
 
 
 # --- the diagnostics callback, on models of every kind ---
@@ -105,12 +100,14 @@ def twin_without_dropout(model, twin):
     return twin
 
 
-def measured(model, training, validation, batch_size=16, seed=3):
-    diagnostics = ReasonDiagnostics(training, validation, batch_size=batch_size, seed=seed)
-    diagnostics.set_model(model)
-    logs = {"val_loss": 0.0}
-    diagnostics.on_epoch_end(0, logs)
-    return logs
+def measured(model, training, batch_size=16, seed=3):
+    """The measurements of `training` on `model` as it is, as the callback takes them at an epoch's end."""
+    found = training_only_layers(model, training[0][:batch_size])
+    return measure_epoch(Passes(model, batch_size), found, *training, epoch_seeds(model, seed, 0)).values
+
+
+def switches(found, *families):
+    return [switch for family in families for switch in found.switches[family]]
 
 
 @pytest.mark.parametrize("build, build_without_dropout", [
@@ -120,27 +117,22 @@ def measured(model, training, validation, batch_size=16, seed=3):
 ], ids=["sequential-minivggnet", "functional-two-branches-focal-loss", "subclassed-nested"])
 def test_each_measurement_switches_exactly_what_it_names(build, build_without_dropout):
     model, history, training, validation = fit_with_diagnostics(build)
-    assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
-    logs = measured(model, training, validation)
+    assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *RECORDED])
+    logs = measured(model, training)
     # dropout and noise off: the same as the twin network that has none, measured in training mode
-    twin = measured(twin_without_dropout(model, build_without_dropout()), training, validation)
+    twin = measured(twin_without_dropout(model, build_without_dropout()), training)
     assert logs["train_end_nonoise_loss"] == pytest.approx(twin["train_end_loss"], rel=1e-6)
     assert logs["train_end_nonoise_loss"] == pytest.approx(twin["train_end_nonoise_loss"], rel=1e-6)
     assert abs(logs["train_end_loss"] - logs["train_end_nodropout_loss"]) > 1e-4  # this model drops something
     # inference mode: the compiled loss, as model.evaluate measures it
     evaluated = model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)
     assert logs["train_inference_loss"] == pytest.approx(evaluated["loss"], rel=1e-6)
-    assert logs["train_inference_accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
     assert abs(logs["train_inference_loss"] - logs["train_end_noaugmentation_loss"]) > 1e-4  # batch-norm's statistics
-    # validation under dropout, batch-norm on moving statistics: without dropout it is the validation loss itself
-    assert twin["val_dropout_loss"] == pytest.approx(
-        model.evaluate(*validation, batch_size=16, verbose=0, return_dict=True)["loss"], rel=1e-6)
-    assert abs(logs["val_dropout_loss"] - twin["val_dropout_loss"]) > 1e-4
 
 
 def test_the_compiled_loss_is_used_not_cross_entropy():
     model, _, training, validation = fit_with_diagnostics(two_branch_model)
-    logs = measured(model, training, validation)
+    logs = measured(model, training)
     predictions = model.predict(training[0], batch_size=16, verbose=0)
     focal = float(keras.ops.mean(keras.losses.CategoricalFocalCrossentropy()(training[1], predictions)))
     cross_entropy = float(keras.ops.mean(keras.losses.categorical_crossentropy(training[1], predictions)))
@@ -160,13 +152,15 @@ def test_dropout_layers_and_batch_norm_are_found_in_nested_models():
     model = nested_classifier()
     model(np.zeros((1, 28, 28, 1), dtype=np.float32))
     found = training_only_layers(model)
-    assert [(type(layer).__name__, attribute) for layer, attribute in found.dropout] == [("Dropout", "rate")]
-    assert [type(layer).__name__ for layer in found.batch_normalization] == ["BatchNormalization"]
-    assert found.noise == found.augmentation == found.other == []
+    assert [(type(layer).__name__, attribute) for layer, attribute in found.switches["dropout"]] == [
+        ("Dropout", "rate")]
+    assert [type(layer).__name__ for layer in found.switches["batch-norm"]] == ["BatchNormalization"]
+    assert found.switches["noise"] == found.switches["augmentation"] == found.switches["other"] == []
     functional = training_only_layers(two_branch_model())
-    assert [(type(layer).__name__, attribute) for layer, attribute in functional.dropout] == [
+    assert [(type(layer).__name__, attribute) for layer, attribute in functional.switches["dropout"]] == [
         ("SpatialDropout2D", "rate")]
-    assert [(type(layer).__name__, attribute) for layer, attribute in functional.noise] == [("GaussianNoise", "stddev")]
+    assert [(type(layer).__name__, attribute) for layer, attribute in functional.switches["noise"]] == [
+        ("GaussianNoise", "stddev")]
 
 
 def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
@@ -210,12 +204,12 @@ def test_every_keras_dropout_and_noise_layer_is_found_in_its_family_and_switched
     found = training_only_layers(model)
     # each layer once, in its own family, and nothing else
     for family in ("dropout", "noise"):
-        assert sorted(type(layer).__name__ for layer, _ in getattr(found, family)) == [
+        assert sorted(type(layer).__name__ for layer, _ in found.switches[family]) == [
             kind.__name__ for kind in families[family]]
-    switches = found.dropout + found.noise
-    assert {id(layer) for layer, _ in switches} == set(map(id, layers)) and found.augmentation == []
+    found_switches = switches(found, "dropout", "noise")
+    assert {id(layer) for layer, _ in found_switches} == set(map(id, layers)) and found.switches["augmentation"] == []
     given = {id(layer): 0.1 * (index + 1) for index, layer in enumerate(layers)}
-    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in found_switches)
 
     def in_training(layer):
         # a batch of ones with the layer's spatial axes (two for SpatialDropout2D) and channels
@@ -225,11 +219,11 @@ def test_every_keras_dropout_and_noise_layer_is_found_in_its_family_and_switched
         return keras.ops.convert_to_numpy(layer(ones, training=True)), ones
 
     assert all(not np.array_equal(*in_training(layer)) for layer in layers)  # each one does something in training
-    with attributes_zero(switches):
-        assert [getattr(layer, attribute) for layer, attribute in switches] == [0] * len(layers)
+    with attributes_zero(found_switches):
+        assert [getattr(layer, attribute) for layer, attribute in found_switches] == [0] * len(layers)
         unchanged = [type(layer) for layer in layers if np.array_equal(*in_training(layer))]
     assert unchanged == kinds  # off, each passes its input through untouched
-    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in switches)
+    assert all(getattr(layer, attribute) == pytest.approx(given[id(layer)]) for layer, attribute in found_switches)
 
 
 def snapshot(model):
@@ -242,14 +236,14 @@ def snapshot(model):
 def test_measuring_writes_no_weight_statistic_seed_metric_or_optimizer_variable():
     model, _, training, validation = fit_with_diagnostics(minivggnet)
     flags = [(layer.trainable, [weight.trainable for weight in layer.weights]) for layer in model.layers]
-    rates = [getattr(layer, attribute) for layer, attribute in training_only_layers(model).dropout]
+    rates = [getattr(layer, attribute) for layer, attribute in training_only_layers(model).switches["dropout"]]
     before = snapshot(model)
-    measured(model, training, validation)
+    measured(model, training)
     after = snapshot(model)
     assert len(before) == len(after) and all(np.array_equal(a, b) for a, b in zip(before, after))
     assert [(layer.trainable, [weight.trainable for weight in layer.weights]) for layer in model.layers] == flags
-    assert [getattr(layer, attribute) for layer, attribute in training_only_layers(model).dropout] == rates == [
-        0.25, 0.25, 0.5]
+    assert [getattr(layer, attribute) for layer, attribute in training_only_layers(model).switches["dropout"]] == \
+        rates == [0.25, 0.25, 0.5]
 
 
 def counting_traces(model):
@@ -290,10 +284,10 @@ def test_a_seeded_fit_with_the_callback_trains_bit_for_bit_as_without_it_and_ret
 @pytest.mark.backends
 def test_the_dropout_draw_comes_from_the_callbacks_own_seed():
     model, _, training, validation = fit_with_diagnostics(minivggnet)
-    first, again = measured(model, training, validation, seed=5), measured(model, training, validation, seed=5)
-    other = measured(model, training, validation, seed=6)
+    first, again = measured(model, training, seed=5), measured(model, training, seed=5)
+    other = measured(model, training, seed=6)
     assert first == again
-    assert first["train_end_loss"] != other["train_end_loss"] and first["val_dropout_loss"] != other["val_dropout_loss"]
+    assert first["train_end_loss"] != other["train_end_loss"]
     assert first["train_end_nodropout_loss"] == other["train_end_nodropout_loss"]  # nothing random left
 
 
@@ -301,13 +295,13 @@ def test_rates_and_batch_norm_flags_come_back_even_when_a_measurement_fails():
     model = two_branch_model()
     model(np.zeros((1, 28, 28, 1), dtype=np.float32))
     found = training_only_layers(model)
-    switches, batch_normalization = found.dropout + found.noise, found.batch_normalization
-    with pytest.raises(RuntimeError), attributes_zero(switches), moving_statistics(batch_normalization):
-        assert [getattr(layer, attribute) for layer, attribute in switches] == [0, 0]
+    rates, batch_normalization = switches(found, "dropout", "noise"), found.switches["batch-norm"]
+    with pytest.raises(RuntimeError), attributes_zero(rates), moving_statistics(batch_normalization):
+        assert [getattr(layer, attribute) for layer, attribute in rates] == [0, 0]
         assert not batch_normalization[0].trainable and not any(weight.trainable
                                                                 for weight in batch_normalization[0].weights)
         raise RuntimeError("a measurement failed")
-    assert sorted(getattr(layer, attribute) for layer, attribute in switches) == [0.2, 0.3]
+    assert sorted(getattr(layer, attribute) for layer, attribute in rates) == [0.2, 0.3]
     assert batch_normalization[0].trainable
     assert [weight.trainable for weight in batch_normalization[0].weights] == [True, True, False, False]
 
@@ -335,163 +329,64 @@ def diagnostics_run(tmp_path_factory, small_dataset_dir):
     return train(tmp_path_factory.mktemp("diagnostics"), small_dataset_dir)
 
 
+# MiniVGGNet has dropout and batch-norm, and no noise, augmentation or layer of its own
+MINIVGGNET_TERMS = ["running_mean", "dropout", "batch_norm", "generalization"]
+
+
 @pytest.mark.slow
 @pytest.mark.backends
-def test_a_real_run_records_every_measurement_and_its_terms_add_up_to_the_logged_gap(diagnostics_run):
-    _, _, history = diagnostics_run
-    assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *DIAGNOSTIC_KEYS])
+def test_a_real_run_records_every_measurement_and_says_what_they_add_up_to(diagnostics_run):
+    result, _, history = diagnostics_run
+    assert sorted(history) == sorted(["loss", "accuracy", "val_loss", "val_accuracy", *RECORDED])
     assert all(len(values) == 3 and all(type(value) is float for value in values) for values in history.values())
     terms = gap_terms(history)
     for epoch in range(3):
-        assert sum(terms[name][epoch] for name in TERM_NAMES) == pytest.approx(
-            history["val_loss"][epoch] - history["loss"][epoch], abs=1e-12)
-        # MiniVGGNet has dropout and batch-norm, and no noise, augmentation or layer of its own
         assert all(terms[name][epoch] != 0 for name in MINIVGGNET_TERMS)
-        assert all(terms[name][epoch] == 0 for name in TERM_NAMES if name not in MINIVGGNET_TERMS)
+        assert all(terms[name][epoch] == 0 for name in TERM_IDS if name not in MINIVGGNET_TERMS)
+        assert all(history[ERROR_KEYS[name]][epoch] > 0 for name in MINIVGGNET_TERMS)
     assert re.search(r"\[INFO\] diagnostics took \d+\.\ds per epoch; training and validation took \d+\.\ds",
-                     diagnostics_run[0].stdout)
-    assert "training branch of their own" not in diagnostics_run[0].stdout
-
-
-MINIVGGNET_TERMS = ["reason 2 (running mean)", "reason 1 (dropout)", "batch-norm statistics",
-                    "generalization (reason 3 if < 0)"]
-
-# chosen so that no two pairs of keys differ by the same amounts over the two epochs (nor by their negatives): a
-# term taken from a wrong key, or with its sign turned, gives numbers other than those asked for below
-SEVEN_TERMS = {"loss": [1.00, 0.60], "train_end_loss": [0.93, 0.58], "train_end_nodropout_loss": [0.74, 0.51],
-               "train_end_nonoise_loss": [0.71, 0.47], "train_end_noaugmentation_loss": [0.60, 0.44],
-               "train_end_nobatchnorm_loss": [0.47, 0.39], "train_inference_loss": [0.43, 0.35],
-               "val_loss": [0.88, 0.66], "accuracy": [0.61, 0.72], "val_accuracy": [0.57, 0.79],
-               "train_inference_accuracy": [0.52, 0.83], "val_dropout_loss": [1.37, 0.97]}
-
-
-def test_each_term_is_one_measurement_minus_the_one_before_it():
-    terms = gap_terms(SEVEN_TERMS)
-    assert list(terms) == TERM_NAMES + [LOGGED_GAP]
-    assert list(terms["reason 2 (running mean)"]) == pytest.approx([-0.07, -0.02])  # train_end_loss - loss
-    assert list(terms["reason 1 (dropout)"]) == pytest.approx([-0.19, -0.07])  # train_end_nodropout_loss - train_end
-    assert list(terms["reason 1 (noise)"]) == pytest.approx([-0.03, -0.04])  # nonoise - nodropout
-    assert list(terms["reason 1 (augmentation)"]) == pytest.approx([-0.11, -0.03])  # noaugmentation - nonoise
-    assert list(terms["batch-norm statistics"]) == pytest.approx([-0.13, -0.05])  # nobatchnorm - noaugmentation
-    assert list(terms["other training-only layers"]) == pytest.approx([-0.04, -0.04])  # inference - nobatchnorm
-    assert list(terms["generalization (reason 3 if < 0)"]) == pytest.approx([0.45, 0.31])  # val_loss - inference
-    assert list(terms[LOGGED_GAP]) == pytest.approx([-0.12, 0.06])  # val_loss - loss
-    assert sum(terms[name] for name in TERM_NAMES) == pytest.approx(terms[LOGGED_GAP])
-
-
-TWO_EPOCHS = {"loss": [1.00, 0.60], "train_end_loss": [0.93, 0.58], "train_end_nodropout_loss": [0.74, 0.51],
-              "train_inference_loss": [0.43, 0.35], "val_loss": [0.88, 0.66], "accuracy": [0.61, 0.72],
-              "val_accuracy": [0.57, 0.79], "train_inference_accuracy": [0.52, 0.83], "val_dropout_loss": [1.37, 0.97]}
-
-
-def test_the_table_names_the_absent_families_on_one_line_instead_of_rows_of_zeros():
-    history = dict(SEVEN_TERMS, train_end_nonoise_loss=SEVEN_TERMS["train_end_nodropout_loss"],
-                   train_inference_loss=SEVEN_TERMS["train_end_nobatchnorm_loss"],
-                   val_loss=[value - 0.04 for value in SEVEN_TERMS["val_loss"]])
-    lines = format_gaps(mean_gaps(history))
-    names = [line.split("  ")[0] for line in lines[1:-1]]
-    assert names == ["reason 2 (running mean)", "reason 1 (dropout)", "reason 1 (augmentation)",
-                     "batch-norm statistics", "generalization (reason 3 if < 0)", LOGGED_GAP]
-    assert lines[-1] == ("exactly 0, as none of these act in the model: reason 1 (noise), "
-                         "other training-only layers")
-
-
-def test_a_history_recorded_with_four_terms_is_split_as_it_was_recorded():
-    terms = gap_terms(TWO_EPOCHS)
-    assert list(terms) == ["reason 2 (running mean)", "reason 1 (dropout)", "batch-norm statistics",
-                           "generalization (reason 3 if < 0)", LOGGED_GAP]
-    assert list(terms["reason 2 (running mean)"]) == pytest.approx([-0.07, -0.02])  # train_end_loss - loss
-    assert list(terms["reason 1 (dropout)"]) == pytest.approx([-0.19, -0.07])  # train_end_nodropout_loss - train_end
-    assert list(terms["batch-norm statistics"]) == pytest.approx([-0.31, -0.16])  # inference - nodropout
-    assert list(terms["generalization (reason 3 if < 0)"]) == pytest.approx([0.45, 0.31])  # val_loss - inference
-    assert list(terms[LOGGED_GAP]) == pytest.approx([-0.12, 0.06])  # val_loss - loss
+                     result.stdout)
+    assert "[INFO] val_loss - loss split into its reasons:" in result.stdout
+    assert "In epochs 1 to 3 the validation loss is " in result.stdout
+    assert "training branch of their own" not in result.stdout
 
 
 @pytest.mark.slow
 def test_without_dropout_the_dropout_term_is_exactly_zero(tmp_path, small_dataset_dir):
     _, _, history = train(tmp_path, small_dataset_dir, "--dropout-scale", 0)
-    assert list(gap_terms(history)["reason 1 (dropout)"]) == [0.0, 0.0, 0.0]
+    assert list(gap_terms(history)["dropout"]) == [0.0, 0.0, 0.0]
     assert history["train_end_loss"] == history["train_end_nodropout_loss"]
 
 
-# --- the gap table and the third axes ---
-
-def test_spans_are_epoch_one_the_first_three_and_all_without_repeats():
-    assert spans(1) == [("epoch 1", 1)]
-    assert spans(2) == [("epoch 1", 1), ("epochs 1-2", 2)]
-    assert spans(3) == [("epoch 1", 1), ("epochs 1-3", 3)]
-    assert spans(25) == [("epoch 1", 1), ("epochs 1-3", 3), ("epochs 1-25", 25)]
-
-
-FOUR_EPOCHS = {"loss": [1.0, 0.6, 0.5, 0.4], "val_loss": [0.7, 0.5, 0.45, 0.42],
-               "train_end_loss": [0.8, 0.55, 0.45, 0.38], "train_end_nodropout_loss": [0.6, 0.45, 0.4, 0.34],
-               "train_inference_loss": [0.5, 0.4, 0.36, 0.3], "train_inference_accuracy": [0.7, 0.8, 0.85, 0.9],
-               "val_dropout_loss": [1.1, 0.7, 0.6, 0.55]}
-
-
-def test_mean_gaps_averages_each_term_over_each_span():
-    table = mean_gaps(FOUR_EPOCHS)
-    assert table.spans == ["epoch 1", "epochs 1-3", "epochs 1-4"]
-    rows = dict(table.rows)
-    assert list(rows) == FOUR_TERM_NAMES + [LOGGED_GAP]
-    assert rows["reason 2 (running mean)"] == pytest.approx([-0.2, np.mean([-0.2, -0.05, -0.05]),
-                                                             np.mean([-0.2, -0.05, -0.05, -0.02])])
-    assert rows["reason 1 (dropout)"] == pytest.approx([-0.2, np.mean([-0.2, -0.1, -0.05]), np.mean([-0.2, -0.1,
-                                                                                                    -0.05, -0.04])])
-    assert rows["batch-norm statistics"] == pytest.approx([-0.1, np.mean([-0.1, -0.05, -0.04]),
-                                                           np.mean([-0.1, -0.05, -0.04, -0.04])])
-    assert rows["generalization (reason 3 if < 0)"] == pytest.approx([0.2, np.mean([0.2, 0.1, 0.09]),
-                                                                      np.mean([0.2, 0.1, 0.09, 0.12])])
-    assert rows[LOGGED_GAP] == pytest.approx([-0.3, np.mean([-0.3, -0.1, -0.05]), np.mean([-0.3, -0.1, -0.05, 0.02])])
-
-
-def test_format_gaps_prints_an_aligned_table_with_signs():
-    lines = format_gaps(mean_gaps(FOUR_EPOCHS))
-    assert lines[0].split("  ")[-3:] == ["epoch 1", "epochs 1-3", "epochs 1-4"]
-    assert lines[1].startswith("reason 2 (running mean)") and lines[1].split()[-3:] == ["-0.2000", "-0.1000",
-                                                                                        "-0.0800"]
-    assert lines[-1].startswith(LOGGED_GAP) and lines[-1].split()[-3] == "-0.3000"
-    assert len({len(line) for line in lines}) == 1  # every column lines up
-
-
 @pytest.mark.slow
-def test_third_axes_stacks_the_terms_under_the_logged_gap_and_leaves_absent_families_out(diagnostics_run, tmp_path, monkeypatch, capsys):
+def test_third_axes_stacks_the_terms_under_the_logged_gap_and_leaves_absent_families_out(diagnostics_run, tmp_path,
+                                                                                         monkeypatch, capsys):
     _, history_path, history = diagnostics_run
     axes = draw(history_path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
     printed = capsys.readouterr().out
     assert [ax.get_title() for ax in axes] == ["Unshifted Loss Plot", "Shifted Loss Plot",
                                                "Gap val_loss - loss by Reason"]
-    assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[-0.5, 0.5, 1.5], [0, 1, 2]]  # the post's
+    # the post's shift, with epochs counted from 1 as the table counts them
+    assert [list(line.get_xdata()) for line in axes[1].get_lines()] == [[0.5, 1.5, 2.5], [1, 2, 3]]
     terms = gap_terms(history)
     bars = {container.get_label(): [patch.get_height() for patch in container.patches]
             for container in axes[2].containers}
-    assert list(bars) == MINIVGGNET_TERMS
-    assert all(bars[name] == pytest.approx(list(terms[name])) for name in MINIVGGNET_TERMS)
+    assert list(bars) == [LABELS[name] for name in MINIVGGNET_TERMS]
+    assert all(bars[LABELS[name]] == pytest.approx(list(terms[name])) for name in MINIVGGNET_TERMS)
+    assert [patch.get_x() + patch.get_width() / 2 for patch in axes[2].containers[0].patches] == [1, 2, 3]
     # positive parts stacked up from 0, negative parts down from 0: the top of each epoch's pile is the sum of its
     # positive terms
     for epoch in range(3):
         tops = [patch.get_y() + patch.get_height() for container in axes[2].containers
                 for patch in [container.patches[epoch]] if patch.get_height() > 0]
-        assert max(tops, default=0.0) == pytest.approx(sum(max(terms[name][epoch], 0.0) for name in TERM_NAMES))
-    [logged] = [line for line in axes[2].get_lines() if line.get_label() == LOGGED_GAP]
+        assert max(tops, default=0.0) == pytest.approx(sum(max(terms[name][epoch], 0.0) for name in TERM_IDS))
+    [logged] = [line for line in axes[2].get_lines() if line.get_label() == LABELS[LOGGED_GAP]]
     assert list(logged.get_ydata()) == pytest.approx([val_loss - loss for val_loss, loss in zip(history["val_loss"],
                                                                                                  history["loss"])])
     assert printed.splitlines()[0].endswith("epoch 1  epochs 1-3")
-    reason_2 = next(line for line in printed.splitlines() if line.startswith("reason 2 (running mean)"))
-    assert reason_2.split()[-2] == f"{terms['reason 2 (running mean)'][0]:+.4f}"
-
-
-def test_a_history_recorded_with_four_terms_still_plots_them(tmp_path, monkeypatch, capsys):
-    path = tmp_path / "training.pickle"
-    path.write_bytes(pickle.dumps(TWO_EPOCHS))
-    assert set(FOUR_TERM_KEYS) <= set(TWO_EPOCHS) and not set(DIAGNOSTIC_KEYS) <= set(TWO_EPOCHS)
-    axes = draw(path, "--output", tmp_path / "plot.png", monkeypatch=monkeypatch).get_axes()
-    printed = capsys.readouterr().out.splitlines()
-    bars = {container.get_label(): [patch.get_height() for patch in container.patches]
-            for container in axes[2].containers}
-    assert list(bars) == FOUR_TERM_NAMES
-    assert bars["batch-norm statistics"] == pytest.approx([-0.31, -0.16])  # inference - nodropout, as recorded
-    assert [line.split("  ")[0] for line in printed[1:]] == FOUR_TERM_NAMES + [LOGGED_GAP]
+    running_mean = next(line for line in printed.splitlines() if line.startswith(LABELS["running_mean"]))
+    assert running_mean.split()[-2] == f"{terms['running_mean'][0]:+.4f}"
+    assert f"[INFO] saved the figure to {tmp_path / 'plot.png'}" in printed
 
 
 def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path, monkeypatch, capsys):
@@ -504,7 +399,7 @@ def test_a_history_of_the_old_diagnostics_plots_as_the_posts_two_panels(tmp_path
     assert "mean over" not in printed and (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-# --- reason 3: the split check ---
+# --- reason 3: the split check of Fashion-MNIST ---
 
 def planted_splits():
     rng = np.random.default_rng(0)
@@ -521,23 +416,19 @@ def planted_splits():
     return train, train_labels, validation, validation_labels
 
 
-def test_split_check_finds_planted_exact_and_near_duplicates():
-    report = check_split(*planted_splits(), threshold=0.02)
-    assert report.exact_count == 2 and sorted(report.exact_pairs) == [(17, 3), (42, 8)]
-    assert report.near_count == 1
-    (train_index, validation_index, distance, agree), = report.near_pairs
-    assert (train_index, validation_index, agree) == (100, 20, True) and 0 < distance < 0.02
-    assert report.train_internal_duplicates == 1 and report.validation_internal_duplicates == 0
-    assert report.train_class_counts == [20] * 10 and report.validation_class_counts == [5] * 10
-    assert report.largest_class_share_difference == pytest.approx(0.0)
-
-
-def test_split_check_reports_class_share_and_intensity():
-    train, train_labels, validation, validation_labels = planted_splits()
-    report = check_split(train, train_labels, validation // 2, np.zeros(50, dtype=int))
-    assert report.largest_class_share_difference == pytest.approx(0.9)
-    assert report.validation_intensity[0] == pytest.approx((validation // 2).mean() / 255)
-    assert report.train_intensity[1] == pytest.approx((train / 255).std())
+def test_the_split_report_finds_planted_copies_and_compares_classes_and_pixels():
+    lines, found = split_report(*planted_splits(), threshold=0.02)
+    assert (found.exact, sorted(found.exact_pairs), found.near) == (2, [(17, 3), (42, 8)], 1)
+    [(train_index, validation_index, distance)] = found.near_pairs
+    # five pixels off by 5 of 255: RMS sqrt(5 * (5/255)**2 / 784)
+    assert (train_index, validation_index) == (100, 20) and distance == pytest.approx(np.sqrt(5 / 784) * 5 / 255,
+                                                                                      rel=1e-4)
+    assert lines[1] == "duplicates within splits: train 1, test 0"
+    assert lines[2].endswith("largest difference in class share 0.00%")
+    train, train_labels, validation, _ = planted_splits()
+    halved, _ = split_report(train, train_labels, validation // 2, np.zeros(50, dtype=int))
+    assert halved[2].endswith("largest difference in class share 90.00%")
+    assert f"test {(validation // 2).mean() / 255:.4f}" in halved[3]
 
 
 @pytest.fixture
@@ -557,24 +448,16 @@ def test_check_split_flag_prints_the_report_lines(tmp_path, planted_split_dir):
                         planted_split_dir, "--check-split")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    exact = next(line for line in lines if line.startswith("[INFO] exact duplicates across splits:"))
-    near = next(line for line in lines if line.startswith("[INFO] near duplicates across splits:"))
-    assert exact.startswith("[INFO] exact duplicates across splits: 2 ") and "train 17 = validation 3" in exact
-    assert near.startswith("[INFO] near duplicates across splits: 1 ") and "labels agree" in near
-    assert lines.index(near) < lines.index("[INFO] training model...")
+    across = next(line for line in lines if line.startswith("[INFO] across the splits:"))
+    assert across.startswith("[INFO] across the splits: 2 of 50 test examples are exact copies of training examples "
+                             "and 1 more are near copies") and "test 3 = training 17" in across
+    assert lines.index(across) < lines.index("[INFO] training model...")
 
 
 def test_split_check_runs_alone_without_training(planted_split_dir):
-    result = run_module("pyimagesearch.reasons.split_check", "--dataset-dir", planted_split_dir,
+    result = run_module("pyimagesearch.split_check", "--dataset-dir", planted_split_dir,
                         "--near-duplicate-threshold", "0.001")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("exact duplicates across splits: 2")
-    assert "near duplicates across splits: 0 below RMS 0.001" in result.stdout
+    assert result.stdout.startswith("across the splits: 2 of 50 test examples are exact copies of training examples "
+                                    "and 0 more are near copies (within 0.001 RMS pixel difference on [0, 1])")
     assert "[INFO] training" not in result.stdout
-
-
-def test_format_split_report_lines_start_with_the_documented_words():
-    lines = format_split_report(check_split(*planted_splits()))
-    assert [line.split(":")[0] for line in lines] == [
-        "exact duplicates across splits", "near duplicates across splits", "duplicates within splits",
-        "class counts", "pixel intensity (mean, std)"]

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyimagesearch.reasons.seeds import (
+from tools.seeds import (
     POST,
     Figure,
     epoch_staying_above,
@@ -19,12 +19,10 @@ from pyimagesearch.reasons.seeds import (
     finished,
     first_epoch_above,
     format_line,
-    study_flag,
     summary_markdown,
-    training_script,
     training_settings,
-    trains_as_the_post,
 )
+from pyimagesearch.runs.flags import FLAGS, PRINTS, RECORDS, TRAINS, trains_as_the_post
 from tests.conftest import ROOT, backed_up_epochs, load_pickle, run_module
 
 EPOCHS = 3
@@ -33,7 +31,7 @@ LINE = re.compile(r"^(?P<name>.+): mean (?P<mean>\S+), sd (?P<sd>\S+), min (?P<m
 
 
 def study_command(folder, dataset_dir, *extra):
-    return [sys.executable, "-m", "pyimagesearch.reasons.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
+    return [sys.executable, "-m", "tools.seeds", "--runs", "2", "--folder", str(folder), "--epochs",
             str(EPOCHS), "--dataset-dir", str(dataset_dir), "--diagnostics-size", "64", *extra]
 
 
@@ -115,10 +113,10 @@ def expected_figures(histories):
                 "epoch 1 loss": [history["loss"][0] for history in histories],
                 "epoch 1 val_loss": [history["val_loss"][0] for history in histories]}
     for label, epochs in (("epoch 1", 1), ("epochs 1-3", 3)):
-        for name, later, earlier in (("reason 2 (running mean)", "train_end_loss", "loss"),
-                                     ("reason 1 (dropout)", "train_end_nodropout_loss", "train_end_loss"),
+        for name, later, earlier in (("running mean (reason 2)", "train_end_loss", "loss"),
+                                     ("dropout (reason 1)", "train_end_nodropout_loss", "train_end_loss"),
                                      ("batch-norm statistics", "train_inference_loss", "train_end_nodropout_loss"),
-                                     ("generalization (reason 3 if < 0)", "val_loss", "train_inference_loss")):
+                                     ("generalization (reason 3 if negative)", "val_loss", "train_inference_loss")):
             expected[f"{label} {name}"] = [term(history, later, earlier, epochs) for history in histories]
     return expected
 
@@ -159,8 +157,8 @@ def test_the_figure_draws_the_posts_plots_over_the_runs_and_the_terms_with_their
     import matplotlib.image
     from matplotlib.container import BarContainer
 
-    from pyimagesearch.reasons.gaps import acting_terms, study_gap_terms
-    from pyimagesearch.reasons.plots import plot_study
+    from lossgap.gaps import LABELS, acting_terms, study_gap_terms
+    from lossgap.plots import plot_study
 
     histories = study["histories"]
     figure = plot_study(histories)
@@ -169,9 +167,9 @@ def test_the_figure_draws_the_posts_plots_over_the_runs_and_the_terms_with_their
                                                       f"Shifted Loss Plot (mean and min-max of 2 runs)"]
     mean_loss = [statistics.mean(values) for values in zip(*(history["loss"] for history in histories))]
     [train] = [line for line in shifted.get_lines() if line.get_label() == "train_loss"]
-    assert list(train.get_xdata()) == [-0.5, 0.5, 1.5] and list(train.get_ydata()) == pytest.approx(mean_loss)
+    assert list(train.get_xdata()) == [0.5, 1.5, 2.5] and list(train.get_ydata()) == pytest.approx(mean_loss)
     bars = [container.get_label() for container in gap.containers if isinstance(container, BarContainer)]
-    assert bars == acting_terms(*study_gap_terms(histories))
+    assert bars == [LABELS[name] for name in acting_terms(*study_gap_terms(histories))]
     # the saved PNG is that figure: 6.4 x 9.6 inches at 100 dots an inch, and not blank
     pixels = matplotlib.image.imread(study["folder"] / "seeds.png")
     assert pixels.shape[:2] == (960, 640) and pixels.std() > 0.1
@@ -180,19 +178,16 @@ def test_the_figure_draws_the_posts_plots_over_the_runs_and_the_terms_with_their
 # --- without training ---
 
 def run_study(*arguments):
-    return run_module("pyimagesearch.reasons.seeds", *arguments, timeout=60)
+    return run_module("tools.seeds", *arguments, timeout=60)
 
 
-@pytest.mark.parametrize("token, flag", [("--seed", "--seed"), ("--seed=3", "--seed"), ("--hist", "--history"),
-                                         ("-i", "--history"), ("--diagnostics", "--diagnostics")])
-def test_the_flags_the_study_sets_are_refused_in_one_line(tmp_path, token, flag):
-    result = run_study("--folder", tmp_path, token, "1")
-    assert result.returncode == 2
-    assert result.stderr == f"error: {token!r} is not allowed: the study sets {flag} itself for each run\n"
-
-
-def test_other_flags_pass_through_untouched():
-    assert [study_flag(token) for token in ("--diagnostics-size", "--epochs", "--dataset-dir=x", "3")] == [None] * 4
+@pytest.mark.parametrize("tokens, flag", [(["--seed", "1"], "--seed"), (["--seed=3"], "--seed"),
+                                          (["--hist", "h"], "--history"), (["-i", "h"], "--history"),
+                                          (["--diagnostics"], "--diagnostics")])
+def test_the_flags_the_study_sets_are_refused_in_one_line(tmp_path, tokens, flag):
+    result = run_study("--folder", tmp_path / "study", *tokens)
+    assert result.returncode == 2 and not (tmp_path / "study").exists()
+    assert result.stderr == f"error: {flag} is not allowed: the study sets it itself for each run\n"
 
 
 def test_bad_study_flags_get_argparses_message(tmp_path):
@@ -237,15 +232,15 @@ def test_a_studys_identity_is_its_parsed_settings_not_their_spelling(tmp_path):
 # a run of three epochs whose val_loss is first above its loss at epoch 3
 THREE_EPOCHS = {"loss": [0.5, 0.4, 0.3], "val_loss": [0.3, 0.35, 0.32], "val_accuracy": [0.8, 0.85, 0.9],
                 "train_end_loss": [0.4, 0.35, 0.28], "train_end_nodropout_loss": [0.35, 0.3, 0.25],
-                "train_inference_loss": [0.3, 0.28, 0.24], "train_inference_accuracy": [0.9, 0.9, 0.9],
-                "val_dropout_loss": [0.4, 0.4, 0.4]}
+                "train_end_nonoise_loss": [0.35, 0.3, 0.25], "train_end_noaugmentation_loss": [0.35, 0.3, 0.25],
+                "train_end_nobatchnorm_loss": [0.3, 0.28, 0.24], "train_inference_loss": [0.3, 0.28, 0.24]}
 
 
 def test_one_run_has_no_sd_and_runs_that_never_cross_are_counted():
     history = THREE_EPOCHS
     lines = [format_line(figure) for figure in figures([history], POST)]
     assert lines[0] == "final val_accuracy: mean 0.9000, sd n/a, min 0.9000, max 0.9000 over 1 run (post 0.9312)"
-    assert "epochs 1-3 reason 2 (running mean): mean -0.0567, sd n/a, min -0.0567, max -0.0567 over 1 run" in lines
+    assert "epochs 1-3 running mean (reason 2): mean -0.0567, sd n/a, min -0.0567, max -0.0567 over 1 run" in lines
     assert lines[-2] == ("first epoch with val_loss above loss: mean 3.0000, sd n/a, min 3.0000, max 3.0000 over "
                          "1 run (every run had one)")
     never = dict(history, val_loss=[0.2, 0.2, 0.2])
@@ -268,7 +263,7 @@ def test_an_early_epoch_above_does_not_count_as_the_curves_crossing_for_good():
         "(1 of 2 runs never had one)")
 
 
-def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp_path, monkeypatch):
+def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp_path):
     trains_as_before = ["--dataset-dir", tmp_path, "--diagnostics-size", "0", "--check-split", "--restart",
                         "--near-duplicate-threshold", "0.1"]
     assert trains_as_the_post(training_settings([]))
@@ -276,17 +271,8 @@ def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp
     for flags in (["--epochs", "2"], ["--train-size", "10000"], ["--test-size", "2000"], ["--batch-size", "64"],
                   ["--lr", "0.001"], ["--mixed-precision"], ["--dropout-scale", "0"], ["--augment"]):
         assert not trains_as_the_post(training_settings(flags)), flags
-    # a flag added to fashion_mnist.py later counts as changing training without the study naming it
-    script = training_script()
-    parser_of_today = script.argument_parser
-
-    def parser_with_a_new_flag():
-        parser = parser_of_today()
-        parser.add_argument("--a-future-flag", action="store_true")
-        return parser
-
-    monkeypatch.setattr(script, "argument_parser", parser_with_a_new_flag)
-    assert trains_as_the_post(training_settings([])) and not trains_as_the_post(training_settings(["--a-future-flag"]))
+    # every flag says whether it changes the training, what is recorded, or neither, where it is written
+    assert {flag.kind for flag in FLAGS} == {TRAINS, RECORDS, PRINTS}
 
     header = "| figure | mean | sd | min | max | runs |"
     with_post = summary_markdown(figures([THREE_EPOCHS], POST), 1, []).splitlines()
@@ -308,8 +294,8 @@ def test_the_posts_figures_stand_only_beside_a_study_that_trains_as_the_post(tmp
 STUDY_OF_A_STAND_IN = """
 import sys
 
-import pyimagesearch.reasons.seeds as seeds
-from pyimagesearch.runs.errors import run
+import tools.seeds as seeds
+from lossgap.errors import run
 
 stand_in = sys.argv.pop(1)
 start_run = seeds.start_run

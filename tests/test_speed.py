@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.speed.benchmark import (TRAIN_IMAGES, Variant, configuration_environment, epoch_flops,
+from tools.benchmark import (TRAIN_IMAGES, Variant, configuration_environment, epoch_flops,
                                            forward_flops_per_image, print_table)
 from pyimagesearch.speed.cpu import FEATURES, bfloat16_is_fast, cpu_features
 from pyimagesearch.speed.settings import use_mixed_precision
@@ -20,8 +20,8 @@ from tests.test_precision import FULL_FLOAT32, PRINT_SETTINGS, settings_after
 
 
 def run_benchmark(*arguments, **popen):
-    """`python -m pyimagesearch.speed.benchmark ...` from the repository root; returns CompletedProcess."""
-    return run_module("pyimagesearch.speed.benchmark", *arguments, **popen)
+    """`python -m tools.benchmark ...` from the repository root; returns CompletedProcess."""
+    return run_module("tools.benchmark", *arguments, **popen)
 
 
 def graph_flops(function, *specs):
@@ -230,11 +230,11 @@ def test_the_table_gives_each_row_its_median_its_range_and_the_first_rows_median
     assert rows["second"][1:] == ["24.0", "20.0-28.0", f"{TRAIN_IMAGES / 12.0:.0f}", "100", "0.50x", "25%"]
 
 
-BENCHMARK = "python -m pyimagesearch.speed.benchmark"  # as its usage and error lines name it
+BENCHMARK = "python -m tools.benchmark"  # as its usage and error lines name it
 
 
 def parse_benchmark_arguments(monkeypatch, *arguments):
-    from pyimagesearch.speed.benchmark import parse_arguments
+    from tools.benchmark import parse_arguments
 
     monkeypatch.setattr(sys, "argv", ["benchmark", *arguments])
     return parse_arguments()
@@ -270,18 +270,18 @@ def test_each_configuration_sets_only_its_own_settings_over_the_environment():
 
 
 def test_importing_the_benchmark_loads_no_keras_so_its_onednn_setting_comes_first():
-    loaded = subprocess.run([sys.executable, "-c", "import sys, pyimagesearch.speed.benchmark; print(sorted({'keras', "
+    loaded = subprocess.run([sys.executable, "-c", "import sys, tools.benchmark; print(sorted({'keras', "
                              "'tf_keras', 'tensorflow', 'jax', 'torch'} & set(sys.modules)))"],
                             cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "[]"
 
 
-# Runs the benchmark as `python -m pyimagesearch.speed.benchmark ...` would, then prints the settings that run left.
+# Runs the benchmark as `python -m tools.benchmark ...` would, then prints the settings that run left.
 READ_BACK = """
 import runpy, sys
 sys.argv = ["benchmark"] + sys.argv[1:]
-runpy.run_module("pyimagesearch.speed.benchmark", run_name="__main__", alter_sys=True)
+runpy.run_module("tools.benchmark", run_name="__main__", alter_sys=True)
 """ + PRINT_SETTINGS
 
 
@@ -331,7 +331,7 @@ def test_benchmark_with_fewer_images_than_a_turn_says_so_in_one_line(small_datas
 def test_keras2_builds_the_same_network_and_compiles_it_as_the_post_did():
     import tf_keras
 
-    from pyimagesearch.schedule import compile_on_keras2
+    from tools.models import compile_on_keras2
 
     ours, posts = MiniVGGNet.build(28, 28, 1, 10), MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras)
     assert isinstance(posts, tf_keras.Sequential)
@@ -394,7 +394,7 @@ def test_the_posts_own_script_on_keras2_trains_and_pickles_its_history(small_dat
 def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
     from importlib.metadata import version
 
-    from pyimagesearch.speed import benchmark
+    from tools import benchmark
 
     monkeypatch.setitem(sys.modules, "tf_keras", None)  # what find_spec and import see of a missing module
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "1")  # main() sets it; this puts it back afterwards
@@ -458,7 +458,7 @@ def test_tensorflow_loads_with_onednn_on_unless_the_user_chose(program, chosen, 
         arguments = ["script", "fashion_mnist.py", "--history", str(tmp_path / "h.pickle"), "--epochs", "1",
                      "--dataset-dir", str(small_dataset_dir)]
     else:
-        arguments = ["module", "pyimagesearch.speed.benchmark", "--variants", "plain", "--steps", "2", "--repeats",
+        arguments = ["module", "tools.benchmark", "--variants", "plain", "--steps", "2", "--repeats",
                      "1", "--dataset-dir", str(small_dataset_dir)]
     environment = {**without_onednn_setting(), "KERAS_BACKEND": "tensorflow"}
     if chosen is not None:

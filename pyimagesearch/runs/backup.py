@@ -17,11 +17,11 @@ import shutil
 import signal
 
 import keras
+from lossgap.errors import UserError, silence_closed_stdout
+from lossgap.files import write_atomically
+from lossgap.history import as_python_floats, save_history
 
-from .errors import NON_FINITE_LOSS, UserError, silence_closed_stdout
-from .files import write_atomically
-from . import random_state
-from .history import as_python_floats, save_history
+from . import NON_FINITE_LOSS, random_state
 
 STATE = "state.json"
 
@@ -61,16 +61,21 @@ class TrainingBackup(keras.callbacks.Callback):
         self.signals_received = set()
         self._global_generators = None
 
-    def restore(self, model, restart=False):
-        """Load the last finished epoch into `model` (weights and optimizer), or start afresh with `restart`."""
+    def check(self, restart=False):
+        """Before any slow work: refuse a backup that cannot be read or holds a run of other settings; with
+        `restart`, discard it. Returns whether there is a run to resume."""
         state_path = os.path.join(self.directory, STATE)
         if restart or not os.path.isfile(state_path):
             self.remove()
-            return
+            self._state = None
+            return False
         try:
             with open(state_path) as file:
                 state = json.load(file)
-            settings, weights = state["settings"], state["weights"]
+            settings = state["settings"]
+            missing = [key for key in ("weights", "history", "epochs") if key not in state]
+            if missing:
+                raise KeyError(", ".join(missing))
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise UserError(f"cannot read the backup {state_path} ({error}); add --restart to discard it and start "
                             "afresh") from None
@@ -83,8 +88,19 @@ class TrainingBackup(keras.callbacks.Callback):
                                 for key, value in self.settings.items() if settings.get(key) != value)
             raise UserError(f"{self.directory} holds an unfinished run with other settings ({changed}); rerun with "
                             "its settings to resume it, or add --restart to discard it and start afresh")
+        self._state = state
+        return True
+
+    def restore(self, model, restart=False):
+        """Load the last finished epoch into `model` (weights, optimizer and seed generators), or start afresh with
+        `restart`; Python's, numpy's and torch's generators follow once fit() starts (on_train_begin)."""
+        if not hasattr(self, "_state"):
+            self.check(restart)
+        state = self._state
+        if state is None:
+            return
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.directory, weights))
+        model.load_weights(os.path.join(self.directory, state["weights"]))
         random_state.restore_seed_generators(model, state["random"])
         self._global_generators = state["random"]  # put back once fit() has started: on_train_begin
         self.history, self.finished_epochs = state["history"], state["epochs"]

@@ -5,7 +5,8 @@ product and a sum over the whole tensor, and as many again for the gradient); on
 fifth of its training step. TensorFlow's FusedBatchNormV3, which Keras 2 called and oneDNN runs as one pass forward
 and one backward, computes the same thing (docs/speed.md has the profile). `BatchNormalization` here is Keras's layer
 with that kernel under TensorFlow, for 4-D inputs normalized over their channels; everything else (another backend,
-a mask, 2-D inputs, batch renormalization, synchronized statistics) goes to Keras's own computation.
+a mask, 2-D inputs, float64, batch renormalization, synchronized statistics) goes to Keras's own computation. MiniVGGNet
+builds with it (minivggnet.py).
 
 The moving statistics follow Keras 3: the moving variance averages the batch's biased variance (divided by the
 count), while the fused kernel hands back the Bessel-corrected one (divided by the count less one), so it is scaled
@@ -52,20 +53,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
     def _fused_data_format(self, inputs, mask):
         """"NHWC" or "NCHW" where the fused kernel computes what Keras's layer does; None elsewhere."""
         if (keras.backend.backend() != "tensorflow" or mask is not None or self.renorm or self.synchronized
-                or len(inputs.shape) != 4):
-            return None
+                or len(inputs.shape) != 4
+                or keras.backend.standardize_dtype(inputs.dtype) not in ("float16", "bfloat16", "float32")):
+            return None  # the kernel takes no float64
         return {3: "NHWC", 1: "NCHW"}.get(self.axis % 4)
-
-
-def with_fused_batch_norm(model):
-    """`model` with every keras.layers.BatchNormalization layer this module's, all else and every variable (weights,
-    moving statistics, random-seed states) as they are. Works on Sequential and functional models (Keras's
-    clone_model); the copy is not compiled."""
-    def clone(layer):
-        kind = BatchNormalization if type(layer) is keras.layers.BatchNormalization else type(layer)
-        return kind.from_config(layer.get_config())
-
-    fused = keras.models.clone_model(model, clone_function=clone)
-    for copy, original in zip(fused.variables, model.variables, strict=True):
-        copy.assign(original)
-    return fused

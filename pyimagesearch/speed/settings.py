@@ -51,21 +51,6 @@ def keep_float32(backend):
             setting.fp32_precision = "ieee"
 
 
-def fast_batch_norm(model, backend):
-    """`model` with its batch-norm layers computed by TensorFlow's fused kernel under TensorFlow, unchanged on other
-    backends; `backend` as `keras.backend.backend()`. Call it on the built model, before compiling it.
-
-    Keras 3 computes batch-norm from separate operations where Keras 2 called TensorFlow's fused kernel, which made
-    the post's own code on Keras 2 faster than the port on CPUs with AVX-512; the fused layer computes the same
-    batch-norm with the same weights (speed/batch_norm.py, docs/speed.md). JAX and PyTorch keep Keras's layer.
-    """
-    if backend != "tensorflow":
-        return model
-    from .batch_norm import with_fused_batch_norm
-
-    return with_fused_batch_norm(model)
-
-
 def use_mixed_precision(features, devices):
     """bfloat16 arithmetic with float32 weights (Keras's `mixed_bfloat16`) for the models built after this call,
     where it pays off: on an accelerator, or a CPU with bfloat16 instructions (AVX512-BF16, AMX). Elsewhere

@@ -1,19 +1,17 @@
 """Why is *my* validation loss lower? Your own training script, run unchanged, with its gap split into the reasons.
 
-Run through explain.py at this repository's root (see its docstring), which loads this package under a name of its
-own so that your script's imports, your own `pyimagesearch` package among them, resolve as they always do:
-
-    python path/to/this/repository/explain.py train.py --your --arguments
+    python -m lossgap explain train.py --your --arguments
 
 The script runs as `python train.py --your --arguments` would: as `__main__`, with its arguments in `sys.argv`, its
-folder first on the import path, its output, exit status and traceback. Every `fit()` it makes that validates gets
-the diagnostics callback (reasons/diagnostics.py) first among its callbacks, so that Keras's own callbacks (CSVLogger,
-TensorBoard) record the measurements beside `loss` and `val_loss`; afterwards the terms are printed as plot_shift.py
-prints them, and the history with the measurements and its figure are saved as fit-K.pickle and fit-K.png in a folder
-of their own. Training is not changed: the measurements run forward passes only, with random numbers of their own,
-and the training sample is read without drawing from any random generator that training uses.
+folder first on the import path, its output, its history, its exit status and its traceback. Every `fit()` it makes
+that validates gets the diagnostics callback (lossgap/callback.py); afterwards the terms are printed as a table and
+as an answer in words, the training and validation data are checked for copies of one another (lossgap/leaks.py),
+and the history with the measurements and its figure are saved as fit-K.pickle and fit-K.png in a folder of their
+own. Training is not changed: the measurements run forward passes only, with random numbers of their own, and the
+training sample is read without drawing from any random generator that training uses. The measurements stay out of
+the script's own logs and history unless `--log` asks for them there (for a CSVLogger or TensorBoard of yours).
 
-The training sample: from arrays (and `validation_split`), images drawn once by index; from an input pipeline
+The training sample: from arrays (and `validation_split`), examples drawn once by index; from an input pipeline
 (tf.data, keras.utils.PyDataset, a Python generator, a PyTorch DataLoader), the first batches as the pipeline yields
 them, so augmentation done in the pipeline stays in it. A `fit()` without validation, with sample or class weights,
 validating less often than every epoch, or on inputs it cannot read without changing training, trains untouched and
@@ -22,51 +20,73 @@ says why it is not measured, in one line.
 import argparse
 import contextlib
 import functools
+import importlib.abc
+import importlib.util
 import inspect
 import os
 import random
 import runpy
 import sys
+import textwrap
+import types
 
 import numpy as np
 
-from ..runs.errors import UserError
-from ..runs.flags import non_negative_int, seed
+from .arguments import non_negative_int, seed
+from .errors import UserError
+from .gaps import EPOCH
 
 MARKER = ".explain"  # in an output folder of ours, so that we never write into a folder of the reader's
 PREFIX = "[INFO] explain:"
+PROG = "python -m lossgap explain"
 
 
-def argument_parser():
+def argument_parser(prog=PROG):
     parser = argparse.ArgumentParser(
-        prog="python explain.py",
+        prog=prog,
         description="Run a training script unchanged and split the gap val_loss - loss of each fit() into its "
                     "reasons.",
         epilog="Everything after SCRIPT goes to the script, as with python -m cProfile.")
     parser.add_argument("--output", default=None, metavar="DIR",
-                        help="folder for fit-K.pickle and fit-K.png (default: SCRIPT's name + '-explained', beside "
-                             "it); an existing folder must be one this command made")
+                        help="folder for fit-K.pickle and fit-K.png, made when the first is saved (default: "
+                             "SCRIPT's name + '-explained', beside it); an existing folder must be one this command "
+                             "made")
     parser.add_argument("--sample-size", type=non_negative_int, default=10000, metavar="N",
-                        help="training images measured, 0 for all (default: 10000)")
+                        help="training examples measured, 0 for all (default: 10000)")
     parser.add_argument("--seed", type=seed, default=None, metavar="S",
                         help="seed of the measurements' own random draws and of the sample (default: none)")
+    parser.add_argument("--log", action="store_true",
+                        help="also put the measurements into each epoch's logs, for the script's own callbacks "
+                             "(CSVLogger, TensorBoard) and its history (default: off, the script's run as it is)")
     parser.add_argument("script", metavar="SCRIPT", help="the training script, run as python SCRIPT would")
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="...", help="the script's arguments")
     return parser
 
 
-def output_folder(args):
-    """The output folder, created if missing; refused if it exists and this command did not make it."""
-    folder = args.output or os.path.splitext(args.script)[0] + "-explained"
-    if os.path.isdir(folder) and os.listdir(folder) and not os.path.isfile(os.path.join(folder, MARKER)):
-        raise UserError(f"{folder} exists and was not made by this command; give another --output")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, MARKER), "w") as file:
-            file.write("made by explain.py, which writes fit-K.pickle and fit-K.png here\n")
-    except OSError as error:
-        raise UserError(f"cannot write to --output {folder!r}: {error.strerror}") from None
-    return folder
+class OutputFolder:
+    """Where fit-K.pickle and fit-K.png go: checked before the script runs (its parent must exist, and an existing
+    folder must be one this command made), made only when the first file is saved."""
+
+    def __init__(self, path):
+        self.path = path
+        parent = os.path.dirname(os.path.abspath(path))
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UserError(f"--output {path!r} is a file, not a folder")
+        if not os.path.isdir(parent):
+            raise UserError(f"cannot write --output {path!r}: folder {parent!r} does not exist")
+        if os.path.isdir(path) and os.listdir(path) and not os.path.isfile(os.path.join(path, MARKER)):
+            raise UserError(f"{path} exists and was not made by this command; give another --output")
+        if not os.access(parent if not os.path.isdir(path) else path, os.W_OK):
+            raise UserError(f"cannot write --output {path!r}: permission denied")
+
+    def file(self, name):
+        """The path of `name` in the folder, made (with its marker) if missing."""
+        os.makedirs(self.path, exist_ok=True)
+        marker = os.path.join(self.path, MARKER)
+        if not os.path.isfile(marker):
+            with open(marker, "w") as file:
+                file.write("made by python -m lossgap explain, which writes fit-K.pickle and fit-K.png here\n")
+        return os.path.join(self.path, name)
 
 
 @contextlib.contextmanager
@@ -192,11 +212,14 @@ def read_pipeline(data, kind, count):
     return concatenated(batches, count), size_of(batches[0][0]), None
 
 
-def guarded(diagnostics_class):
+def guarded(diagnostics_class, fit_number):
     """The diagnostics callback made harmless to training: if measuring fails (a model it cannot measure), it stops
     measuring, takes back what it had added to that epoch's logs, and says so after fit() in one line."""
     class Guarded(diagnostics_class):
         failure = None
+
+        def say(self, line):
+            print(f"{PREFIX} fit() {fit_number}: {line}", flush=True)
 
         def on_train_begin(self, logs=None):
             self._guard(super().on_train_begin, None, logs)
@@ -223,12 +246,16 @@ def guarded(diagnostics_class):
 class Explainer:
     """Wraps keras.Model.fit: each fit() that validates, measured; the others, trained untouched with one line."""
 
-    def __init__(self, folder, sample_size, seed):
-        self.folder, self.sample_size, self.seed, self.fits = folder, sample_size, seed, 0
+    def __init__(self, folder, sample_size, seed, log=False):
+        self.folder, self.sample_size, self.seed, self.log = folder, sample_size, seed, log
+        self.fits = self.measured = 0
 
     def install(self):
-        import keras
+        """Wrap keras.Model.fit once the script imports Keras (not before: a script that never does runs as it would,
+        without the seconds and start-up lines of loading a backend)."""
+        when_imported("keras", self._wrap_fit)
 
+    def _wrap_fit(self, keras):
         original = keras.Model.fit
         signature = inspect.signature(original)
 
@@ -239,9 +266,10 @@ class Explainer:
             return self.fit(original, bound)
 
         keras.Model.fit = fit
+        fit.__lossgap__ = True  # its frames are left out of the script's tracebacks
 
     def fit(self, original, bound):
-        from .diagnostics import ReasonDiagnostics
+        from .callback import ReasonDiagnostics
 
         self.fits += 1
         settings = bound.arguments
@@ -249,14 +277,15 @@ class Explainer:
         if reason is not None:
             print(f"{PREFIX} fit() {self.fits} is not measured: {reason}", flush=True)
             return original(*bound.args, **bound.kwargs)
-        sample, validation, batch_size = data
+        sample, validation, batch_size, training_data = data
         if isinstance(sample, Recorder):  # read from training's own batches, at their size, once it has taken them
             recorder = sample
 
             def sample():
                 diagnostics.batch_size = recorder.batch_size
                 return recorder.arrays()
-        diagnostics = guarded(ReasonDiagnostics)(sample, validation, batch_size=batch_size, seed=self.seed)
+        diagnostics = guarded(ReasonDiagnostics, self.fits)(sample, validation, batch_size=batch_size, seed=self.seed,
+                                                            log=self.log)
         callbacks = settings["callbacks"]
         settings["callbacks"] = [diagnostics] + list(callbacks or [])
         history = original(*bound.args, **bound.kwargs)
@@ -266,13 +295,16 @@ class Explainer:
             when = "before training" if epoch is None else f"in epoch {epoch + 1}"
             print(f"{PREFIX} fit() {self.fits}: measuring failed {when} ({error}), and training went on untouched",
                   flush=True)
-        else:
-            self.report(history.history)
+        elif diagnostics.refusal is None and diagnostics.history:
+            self.measured += 1
+            self.report({**history.history, **diagnostics.history, EPOCH: list(history.epoch)},
+                        training_data or diagnostics.sample, diagnostics.validation, training_data is None)
         return history
 
     def measurable(self, settings):
-        """(None, (sample, validation, batch size)) if this fit() can be measured, else (why not, None). Pipelines
-        that only training may read are passed through a recorder, in `settings`."""
+        """(None, (sample, validation, batch size, training data or None)) if this fit() can be measured, else (why
+        not, None). Pipelines that only training may read are passed through a recorder, in `settings`; the training
+        data is the arrays fit() trains on, None for a pipeline (whose sample stands in for it)."""
         if settings["validation_data"] is None and not settings["validation_split"]:
             return "it has no validation data (validation_data or validation_split)", None
         if settings["sample_weight"] is not None or settings["class_weight"] is not None:
@@ -283,9 +315,10 @@ class Explainer:
         kind = kind_of(x)
         count = self.sample_size or None
         batch_size = settings["batch_size"] or 32
+        training_data = None
         if kind == "arrays":
-            from ..keras_internals import validation_split_of
-            from .diagnostics import training_sample
+            from .keras_internals import validation_split_of
+            from .measure import training_sample
 
             if settings["validation_split"]:
                 (x, y), validation = validation_split_of((x, y), settings["validation_split"])
@@ -299,6 +332,7 @@ class Explainer:
 
             sample = keras.tree.map_structure(lambda array: array[indices], (x, y))
             validation = as_numpy(tuple(validation))
+            training_data = (x, y)
         else:
             if settings["validation_split"]:
                 return f"validation_split needs arrays, and its training data is a {kind}", None
@@ -316,7 +350,7 @@ class Explainer:
             validation, reason = self.validation_of(settings)
             if reason is not None:
                 return reason, None
-        return None, (sample, validation, batch_size)
+        return None, (sample, validation, batch_size, training_data)
 
     def validation_of(self, settings):
         validation = settings["validation_data"]
@@ -332,34 +366,119 @@ class Explainer:
         validation, _, reason = read_pipeline(validation, kind, None)
         return validation, reason
 
-    def report(self, history):
-        from ..runs.history import save_history
+    def report(self, history, training, validation, from_pipeline):
+        """The table, the answer in words with the leak check, and the history and figure saved."""
+        from .answer import answer
+        from .files import write_atomically
         from .gaps import format_gaps, mean_gaps
+        from .history import save_history
+        from .leaks import find_duplicates
         from .plots import plot_study
 
         print(f"{PREFIX} fit() {self.fits}, val_loss - loss split into its reasons:")
         print("\n".join(format_gaps(mean_gaps(history))), flush=True)
-        stem = os.path.join(self.folder, f"fit-{self.fits}")
+        duplicates = find_duplicates(training[0], validation[0])
+        if from_pipeline:
+            duplicates = duplicates._replace(unit=f"{duplicates.unit}; among the {duplicates.training:,} training "
+                                                  "examples read")
+        print("\n".join(textwrap.fill(paragraph, 118) for paragraph in answer(history, duplicates)), flush=True)
+        stem = self.folder.file(f"fit-{self.fits}")
         save_history(history, stem + ".pickle")
         figure = plot_study([history])
-        from ..runs.files import write_atomically
-
-        write_atomically(stem + ".png", lambda file: figure.savefig(file, format="png"), suffix=".png")
+        write_atomically(stem + ".png", lambda file: figure.savefig(file, format="png"),
+                         suffix=".png")
         print(f"{PREFIX} saved {stem}.pickle (python plot_shift.py --input {stem}.pickle draws it) and {stem}.png",
               flush=True)
 
+    def say_what_was_measured(self):
+        """One line at the end where no fit() was measured."""
+        if not self.fits:
+            print(f"{PREFIX} the script called no fit(), so there was nothing to measure", flush=True)
+        elif not self.measured:
+            print(f"{PREFIX} none of the script's {self.fits} fit() calls was measured (each said why above)",
+                  flush=True)
 
-def main(argv=None):
-    """Run the script with every fit() measured; returns only if the script does (its SystemExit passes through)."""
-    args = argument_parser().parse_args(argv)
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Calls `then(module)` right after the module `name` has been imported for the first time: its own loader runs
+    it, and `then` follows."""
+
+    def __init__(self, name, then):
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            load, then = spec.loader.exec_module, self.then
+
+            def exec_module(module):
+                load(module)
+                then(module)
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+def when_imported(name, then):
+    """`then(module)` once `name` is imported: now if it already is, else right after the script imports it."""
+    if name in sys.modules:
+        then(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+def script_traceback(error, script):
+    """`error`'s traceback as the script alone would show it: from the script's own first frame on, without the
+    frames of this package (the fit() wrapper) between the script's call and Keras's."""
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    def trimmed(traceback):
+        frames = []
+        while traceback is not None:
+            frames.append(traceback)
+            traceback = traceback.tb_next
+        starts = [index for index, frame in enumerate(frames) if frame.tb_frame.f_code.co_filename == script]
+        kept = [frame for frame in frames[starts[0] if starts else 0:]
+                if not os.path.abspath(frame.tb_frame.f_code.co_filename).startswith(here + os.sep)]
+        result = None
+        for frame in reversed(kept):
+            result = types.TracebackType(result, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+        return result
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        error.__traceback__ = trimmed(error.__traceback__)
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def main(argv=None, prog=PROG):
+    """Run the script with every fit() measured; the script's own exit status, and its traceback as Python would
+    print it, pass through."""
+    args = argument_parser(prog).parse_args(argv)
     script = os.path.abspath(args.script)
     if not os.path.isfile(script):
         raise UserError(f"no script {args.script!r}")
-    folder = output_folder(args)
-    from ..runs.backends import choose_backend
+    folder = OutputFolder(args.output or os.path.splitext(args.script)[0] + "-explained")
+    from .backends import choose_backend
 
-    choose_backend()  # as the scripts do: an installed backend, before the reader's script loads Keras
-    Explainer(folder, args.sample_size, args.seed).install()
+    choose_backend()  # an installed backend, before the reader's script loads Keras
+    explainer = Explainer(folder, args.sample_size, args.seed, args.log)
+    explainer.install()
     sys.argv = [args.script, *args.arguments]
     sys.path[0] = os.path.dirname(script)
-    runpy.run_path(script, run_name="__main__")
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exit:
+        if exit.code in (None, 0):
+            explainer.say_what_was_measured()
+        raise
+    except BaseException as error:  # the script's own: shown as it would show alone, and exit 1 as Python does
+        script_traceback(error, script)
+        sys.excepthook(type(error), error, error.__traceback__)
+        sys.exit(1)
+    explainer.say_what_was_measured()

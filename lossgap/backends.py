@@ -1,4 +1,4 @@
-"""Which backend Keras runs on (the user's choice, else one that is installed), and seeding it for `--seed`.
+"""Which backend Keras runs on: the user's choice, else one that is installed.
 
 Keras 3 runs on TensorFlow unless `KERAS_BACKEND` or its configuration file (`keras.json`) names another, and it
 stops with a traceback when that backend is not installed. TensorFlow publishes no wheels for Python 3.14 and later,
@@ -82,23 +82,3 @@ def resolve_backend(environment=os.environ):
         return backend, None  # Keras's own default, and it is there: nothing to say
     return backend, (f"{path} names {configured}, which is not installed" if configured is not None
                      else "TensorFlow is not installed")
-
-
-def set_seed(seed):
-    """Seed Python, numpy and the backend (Keras's own call), and ask the backend for deterministic kernels.
-
-    Without the last step two seeded runs still differ: on TensorFlow in the last digits, because some CPU kernels sum
-    in a thread-dependent order; on JAX with a GPU from the first epoch, because XLA autotunes convolutions and sums
-    with atomics there.
-    """
-    import keras
-
-    from ..keras_internals import ask_xla_for_deterministic_gpu_kernels
-
-    if keras.backend.backend() == "jax":
-        ask_xla_for_deterministic_gpu_kernels()
-    keras.utils.set_random_seed(seed)
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()

@@ -1,8 +1,8 @@
 """How fast does the post's training run here? Variants timed side by side, on the real data.
 
-    python -m pyimagesearch.speed.benchmark         # a few minutes: the post's fit against 32 steps a call
-    python -m pyimagesearch.speed.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
-    python -m pyimagesearch.speed.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
+    python -m tools.benchmark         # a few minutes: the post's fit against 32 steps a call
+    python -m tools.benchmark --variants plain steps8 xla bf16 --steps 300 --repeats 5
+    python -m tools.benchmark --configurations tensorflow keras2 --steps 300 --repeats 3
 
 Each variant is a compiled MiniVGGNet with the post's optimizer and batch size 32. After one warm-up, the variants
 take turns (plain, steps32, ..., plain, steps32, ...) so that a noisy machine slows them alike; each turn trains
@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 
-from ..runs.backends import choose_backend
-from ..runs.errors import UserError, run
-from ..runs.flags import positive_int
-from .settings import keep_float32, prefer_onednn
+from lossgap.backends import choose_backend
+from lossgap.errors import UserError, run
+from lossgap.arguments import positive_int
+from pyimagesearch.speed.settings import keep_float32, prefer_onednn
 
 TRAIN_IMAGES, VALIDATION_IMAGES, BATCH_SIZE = 60000, 10000, 32
 STEPS_PER_EPOCH = TRAIN_IMAGES // BATCH_SIZE
@@ -72,7 +72,7 @@ def describe_machine(keras):
     """One line: Keras and its backend, the CPU's count and features, and, under TensorFlow, whether oneDNN is on."""
     import platform
 
-    from .cpu import FEATURES, accelerators, cpu_features, onednn_default
+    from pyimagesearch.speed.cpu import FEATURES, accelerators, cpu_features, onednn_default
 
     features = cpu_features()
     found = " ".join(feature for feature in FEATURES if feature in features) or f"none of {' '.join(FEATURES)}"
@@ -113,16 +113,14 @@ class Variant:
         `keras_batch_norm`, and compiled as in the post with `compile_arguments`, what fashion_mnist.py would pass."""
         import keras
 
-        from ..minivggnet import MiniVGGNet
-        from ..schedule import compile_as_in_the_post
-        from .settings import fast_batch_norm
+        from pyimagesearch.minivggnet import MiniVGGNet
+        from tools.models import compile_as_in_the_post
 
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)
         try:
-            model = MiniVGGNet.build(28, 28, 1, 10)
-            if not keras_batch_norm:
-                model = fast_batch_norm(model, keras.backend.backend())
+            model = MiniVGGNet.build(28, 28, 1, 10,
+                                     batch_norm=keras.layers.BatchNormalization if keras_batch_norm else None)
         finally:
             keras.config.set_dtype_policy(previous)
         return cls(name, compile_as_in_the_post(model, **compile_arguments), keras, images, targets)
@@ -133,8 +131,8 @@ class Variant:
         compiled with the post's lines."""
         import tf_keras
 
-        from ..minivggnet import MiniVGGNet
-        from ..schedule import compile_on_keras2
+        from pyimagesearch.minivggnet import MiniVGGNet
+        from tools.models import compile_on_keras2
 
         model = compile_on_keras2(MiniVGGNet.build(28, 28, 1, 10, keras=tf_keras), tf_keras)
         return cls("plain", model, tf_keras, images, targets)
@@ -237,7 +235,7 @@ def turns(args):
 
 
 def time_variants(args):
-    from ..datasets import load_fashion_mnist
+    from pyimagesearch.datasets import load_fashion_mnist
 
     # the data first: a missing folder is reported before the seconds TensorFlow takes to load
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
@@ -288,7 +286,7 @@ def time_configurations(args):
     for turn in range(args.repeats):
         for name in args.configurations:
             environment = configuration_environment(name, args.emulate_avx2)
-            command = [sys.executable, "-m", "pyimagesearch.speed.benchmark", "--variants", "plain", "--steps",
+            command = [sys.executable, "-m", "tools.benchmark", "--variants", "plain", "--steps",
                        str(args.steps), "--repeats", "1", "--json"]
             if name == "keras2":
                 command.append("--keras2")
@@ -326,9 +324,9 @@ def time_whole_runs(args):
     import tempfile
 
     require_tf_keras()
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     commands = {"fashion_mnist.py": [sys.executable, os.path.join(root, "fashion_mnist.py")],
-                "the post's code on Keras 2": [sys.executable, "-m", "pyimagesearch.speed.post_keras2"]}
+                "the post's code on Keras 2": [sys.executable, "-m", "tools.post_keras2"]}
     environment = {**os.environ, **(AVX2_EMULATION if args.emulate_avx2 else {})}
     flags = list(WHOLE_RUN) + (["--dataset-dir", args.dataset_dir] if args.dataset_dir else [])
     print(f"whole runs of: {' '.join(WHOLE_RUN)}, in turns{' (AVX2-only CPU emulated)' if args.emulate_avx2 else ''}")
@@ -369,7 +367,7 @@ def steps_in_an_epoch(text):
 
 
 def parse_arguments():
-    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.speed.benchmark",
+    parser = argparse.ArgumentParser(prog="python -m tools.benchmark",
                                      description="Time MiniVGGNet training variants side by side.")
     parser.add_argument("--variants", nargs="+", choices=sorted(VARIANTS), default=["plain", "steps32"],
                         metavar="NAME", help=f"variants to time, from {', '.join(VARIANTS)} (default: plain steps32)")
@@ -411,7 +409,7 @@ def main():
         # the caps are read when each library loads, numpy's among them: start again with them set
         import sys
 
-        os.execve(sys.executable, [sys.executable, "-m", "pyimagesearch.speed.benchmark", *sys.argv[1:]],
+        os.execve(sys.executable, [sys.executable, "-m", "tools.benchmark", *sys.argv[1:]],
                   {**os.environ, **AVX2_EMULATION})
     if "plain" not in args.variants:
         args.variants.insert(0, "plain")

@@ -5,7 +5,6 @@ behaviour on the installed Keras and names the Keras version when one changes. E
 public API only.
 """
 import contextlib
-import os
 
 import keras
 
@@ -74,15 +73,6 @@ def torch_global_generator_forked(random):
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(int(random.integers(1, 2**31 - 1)))
         yield
-
-
-def ask_xla_for_deterministic_gpu_kernels(environment=os.environ):
-    """Add XLA's `--xla_gpu_deterministic_ops=true` to XLA_FLAGS unless the user set it: on a GPU, XLA autotunes
-    convolutions and sums with atomics, so two seeded JAX runs differ from the first epoch. JAX has no public switch
-    for it, and XLA reads its flags only when JAX starts its backend, so this must come before the first array."""
-    flags = environment.get("XLA_FLAGS", "")
-    if "xla_gpu_deterministic_ops" not in flags:
-        environment["XLA_FLAGS"] = f"{flags} --xla_gpu_deterministic_ops=true".strip()
 
 
 def validation_split_of(arrays, validation_split):

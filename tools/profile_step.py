@@ -1,9 +1,9 @@
 """Where a training step's time goes, by layer kind: TensorFlow's profiler over MiniVGGNet's training batches.
 
     pip install xprof                                      # reads the profiler's trace
-    python -m pyimagesearch.speed.profile_step             # as fashion_mnist.py trains
-    python -m pyimagesearch.speed.profile_step --keras-batch-norm
-    python -m pyimagesearch.speed.profile_step --keras2    # the post's own code on Keras 2 (tf_keras)
+    python -m tools.profile_step             # as fashion_mnist.py trains
+    python -m tools.profile_step --keras-batch-norm
+    python -m tools.profile_step --keras2    # the post's own code on Keras 2 (tf_keras)
 
 It warms the model up, traces `--steps` training batches with `tf.profiler.experimental`, and sums each operation's
 own time per batch by the layer it belongs to (from its name and kind), forward and backward apart. Operations run
@@ -18,8 +18,8 @@ import re
 import tempfile
 import time
 
-from ..runs.errors import UserError, run
-from ..runs.flags import positive_int
+from lossgap.errors import UserError, run
+from lossgap.arguments import positive_int
 
 KINDS = ("convolution", "dense", "batch-norm", "dropout", "pooling", "activation and loss", "optimizer",
          "other (metrics, input pipeline)")
@@ -82,7 +82,7 @@ def print_table(table, step_ms, title):
 
 
 def parse_arguments():
-    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.speed.profile_step",
+    parser = argparse.ArgumentParser(prog="python -m tools.profile_step",
                                      description="Where MiniVGGNet's training step spends its time, by layer kind.")
     parser.add_argument("--steps", type=positive_int, default=100, metavar="N",
                         help="training batches traced (default: 100)")
@@ -100,8 +100,8 @@ def main():
     args = parse_arguments()
     if importlib.util.find_spec("xprof") is None:  # before the seconds TensorFlow and the warm-up take
         raise UserError("reading the profiler's trace needs xprof: pip install xprof")
-    from .benchmark import BATCH_SIZE, STEPS_PER_EPOCH, Variant, require_tf_keras
-    from .settings import keep_float32, prefer_onednn
+    from tools.benchmark import BATCH_SIZE, STEPS_PER_EPOCH, Variant, require_tf_keras
+    from pyimagesearch.speed.settings import keep_float32, prefer_onednn
 
     if args.steps + 20 > STEPS_PER_EPOCH:
         raise UserError(f"--steps {args.steps} and 20 warm-up batches are more than an epoch's {STEPS_PER_EPOCH}")
@@ -110,7 +110,7 @@ def main():
         os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ["KERAS_BACKEND"] = "tensorflow"
     prefer_onednn()
-    from ..datasets import load_fashion_mnist
+    from pyimagesearch.datasets import load_fashion_mnist
 
     ((images, labels), _) = load_fashion_mnist(args.dataset_dir)
     import tensorflow as tf

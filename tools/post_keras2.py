@@ -1,24 +1,24 @@
 """The post's own fashion_mnist.py, as it ran in 2019 on Keras 2, for timing against this project's.
 
     pip install tf_keras==<TensorFlow's version>
-    python -m pyimagesearch.speed.post_keras2 --history keras2.pickle --epochs 2 --train-size 20000 --test-size 10000
+    python -m tools.post_keras2 --history keras2.pickle --epochs 2 --train-size 20000 --test-size 10000
 
 The post's lines on tf_keras, the Keras 2 that TensorFlow still publishes (TF_USE_LEGACY_KERAS=1 makes
 `tensorflow.keras` that Keras), with the fewest changes that let it run today and compare like with like: the
 optimizer is `tensorflow.keras.optimizers.legacy.SGD`, the post's SGD (tf_keras's new one refuses `decay=`); the data
 come from the same place as fashion_mnist.py's; the sizes are flags, as there; oneDNN is chosen as fashion_mnist.py
-chooses it. `python -m pyimagesearch.speed.benchmark --whole-runs N` runs it in turns with fashion_mnist.py.
+chooses it. `python -m tools.benchmark --whole-runs N` runs it in turns with fashion_mnist.py.
 """
 import argparse
 import os
 import pickle
 
-from ..runs.errors import run
-from ..runs.flags import positive_int
+from lossgap.errors import run
+from lossgap.arguments import positive_int
 
 
 def parse_arguments():
-    ap = argparse.ArgumentParser(prog="python -m pyimagesearch.speed.post_keras2",
+    ap = argparse.ArgumentParser(prog="python -m tools.post_keras2",
                                  description="The post's training script on Keras 2 (tf_keras).")
     ap.add_argument("-i", "--history", required=True, metavar="FILE", help="path to output training history file")
     ap.add_argument("--epochs", type=positive_int, default=25, metavar="N", help="epochs (default: 25, the post's)")
@@ -32,8 +32,8 @@ def parse_arguments():
 
 def main():
     args = parse_arguments()
-    from .benchmark import require_tf_keras
-    from .settings import prefer_onednn
+    from tools.benchmark import require_tf_keras
+    from pyimagesearch.speed.settings import prefer_onednn
 
     require_tf_keras()
     os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow loads: tensorflow.keras is then tf_keras
@@ -44,8 +44,8 @@ def main():
     from tensorflow.keras.optimizers.legacy import SGD
     from tensorflow.keras.utils import to_categorical
 
-    from ..datasets import load_fashion_mnist
-    from ..minivggnet import MiniVGGNet
+    from pyimagesearch.datasets import load_fashion_mnist
+    from pyimagesearch.minivggnet import MiniVGGNet
 
     # initialize the number of epochs to train for, base learning rate, and batch size
     NUM_EPOCHS = args.epochs

@@ -6,9 +6,9 @@ import os
 import platform
 import subprocess
 
-from ..speed.cpu import cpu_features
+from pyimagesearch.speed.cpu import cpu_features
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # the packages whose versions change what a run computes, by the backend Keras runs on
 PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
 

@@ -1,8 +1,8 @@
 """Every table and figure in the README and docs/ that comes from recorded runs, rebuilt from the studies kept in
-docs/studies/ (each a folder of `python -m pyimagesearch.reasons.seeds`: its study.json and seed-K.pickle files).
+docs/studies/ (each a folder of `python -m tools.seeds`: its study.json and seed-K.pickle files).
 
-    python -m pyimagesearch.reasons.docs            # rewrite them
-    python -m pyimagesearch.reasons.docs --check    # only say which differ from what the histories give (exit 1)
+    python -m tools.docs            # rewrite them
+    python -m tools.docs --check    # only say which differ from what the histories give (exit 1)
 
 Each study folder gets the study's own summary.md and seeds.png, as the seeds study writes them; the pages get the
 tables between their `<!-- begin: NAME -->` and `<!-- end: NAME -->` lines. Nothing else in a page is touched. The
@@ -13,13 +13,12 @@ import os
 
 import numpy as np
 
-from .gaps import acting_terms, study_gap_terms
-from .measurements import LOGGED_GAP
-from .seeds import FLAGS_FILE, POST, POST_LOG, load_study, study_summary
-from ..runs.errors import UserError, run
-from ..runs.files import write_atomically
+from lossgap.gaps import LABELS, LOGGED_GAP, acting_terms, study_gap_terms
+from tools.seeds import FLAGS_FILE, POST, POST_LOG, load_study, study_summary
+from lossgap.errors import UserError, run
+from lossgap.files import write_atomically
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUDIES = os.path.join("docs", "studies")
 # the kept studies: folder name -> seeds it holds
 RUNS = {"full": 3, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
@@ -55,7 +54,7 @@ def terms_table(histories, columns, digits, first_column, keys=("loss", "val_los
     lines = [f"| {first_column} | " + " | ".join(label for label, _ in columns) + " |",
              "| --- |" + " ---: |" * len(columns)]
     for row in rows:
-        label = f"`{row}`" if row in keys else row
+        label = f"`{row}`" if row in keys else LABELS[row]
         lines.append(f"| {label} | " + " | ".join(spread(over_epochs(histories, terms, row, epochs), digits,
                                                          signed=row not in keys) for _, epochs in columns) + " |")
     return "\n".join(lines)
@@ -75,7 +74,7 @@ def comparison_table(studies, digits, first_column):
             absent = row in acting and row not in acting_terms(*terms)
             cells.append("0 (absent)" if absent else spread(over_epochs(histories, terms, row, epochs), digits,
                                                             signed=row not in ("loss", "val_loss")))
-        lines.append(f"| {f'`{row}`' if row in ('loss', 'val_loss') else row} | " + " | ".join(cells) + " |")
+        lines.append(f"| {f'`{row}`' if row in ('loss', 'val_loss') else LABELS[row]} | " + " | ".join(cells) + " |")
     finals = [spread([history["val_accuracy"][-1] for history in histories], digits)
               if epochs == slice(-1, None) else "" for _, histories, _, epochs in tables]
     if any(finals):
@@ -127,28 +126,28 @@ SAMPLING = os.path.join(STUDIES, "sampling")
 def sampling_table():
     """How far another random draw, and another sample, move the terms, epoch by epoch (differences of two runs
     that train alike and measure with other diagnostics seeds)."""
-    from ..runs.history import load_history
-    from .gaps import gap_terms
+    from lossgap.history import load_history
+    from lossgap.gaps import gap_terms
 
     def terms(size, seed):
         return gap_terms(load_history(os.path.join(ROOT, SAMPLING, f"size-{size}-seed-{seed}.pickle")))
 
     every, sampled = (terms(0, 0), terms(0, 1)), (terms(2000, 0), terms(2000, 1))
-    rows = [("another draw, all 6,000 images measured", every, "reason 2 (running mean)"),
-            ("another draw, all 6,000 images measured", every, "reason 1 (dropout)"),
-            ("another 2,000-image sample (and draw)", sampled, "reason 2 (running mean)"),
-            ("another 2,000-image sample (and draw)", sampled, "generalization (reason 3 if < 0)")]
+    rows = [("another draw, all 6,000 images measured", every, "running_mean"),
+            ("another draw, all 6,000 images measured", every, "dropout"),
+            ("another 2,000-image sample (and draw)", sampled, "running_mean"),
+            ("another 2,000-image sample (and draw)", sampled, "generalization")]
     epochs = len(every[0][LOGGED_GAP])
     lines = ["| the term moved by, epoch | what changed | " + " | ".join(str(epoch + 1) for epoch in range(epochs)) + " |",
              "| --- | --- |" + " ---: |" * epochs]
     for label, (first, second), name in rows:
         moved = abs(np.asarray(first[name]) - np.asarray(second[name]))
-        lines.append(f"| {name} | {label} | " + " | ".join(f"{value:.3f}" for value in moved) + " |")
+        lines.append(f"| {LABELS[name]} | {label} | " + " | ".join(f"{value:.3f}" for value in moved) + " |")
     return "\n".join(lines)
 
 
 def example_history():
-    from ..runs.history import load_history
+    from lossgap.history import load_history
 
     return load_history(os.path.join(ROOT, EXAMPLE + ".pickle"))
 
@@ -158,7 +157,7 @@ def blocks():
     full, quick, augment = study("full"), study("quick"), study("quick-augment")
     six, six_augment = study("six-epochs"), study("six-epochs-augment")
     epochs = len(full[0]["loss"])
-    from .gaps import format_gaps, mean_gaps
+    from lossgap.gaps import format_gaps, mean_gaps
 
     bfloat16 = study("quick-bf16")
     return {
@@ -185,7 +184,7 @@ def blocks():
 
 
 def begin_marker(name):
-    return f"<!-- begin: {name} (python -m pyimagesearch.reasons.docs) -->"
+    return f"<!-- begin: {name} (python -m tools.docs) -->"
 
 
 def end_marker(name):
@@ -219,7 +218,7 @@ def pages():
 
 def figures():
     """{path relative to the repository: matplotlib Figure}, each study's seeds.png."""
-    from .plots import plot_study
+    from lossgap.plots import plot_study
 
     result = {os.path.join(STUDIES, name, "seeds.png"): plot_study(study(name)) for name in RUNS}
     result[EXAMPLE + ".png"] = plot_study([example_history()])
@@ -227,7 +226,7 @@ def figures():
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m pyimagesearch.reasons.docs",
+    parser = argparse.ArgumentParser(prog="python -m tools.docs",
                                      description="Rebuild the docs' tables and figures from the kept studies.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; list the pages that differ and exit 1 if any do (default: rewrite)")
@@ -245,11 +244,12 @@ def main():
     if args.check:
         if differ:
             raise UserError(f"these differ from what the kept studies give: {', '.join(differ)}; run python -m "
-                            "pyimagesearch.reasons.docs")
+                            "tools.docs")
         print("[INFO] every generated table matches the kept studies")
         return
     for path, figure in figures().items():
-        write_atomically(os.path.join(ROOT, path), lambda file: figure.savefig(file, format="png"), suffix=".png")
+        write_atomically(os.path.join(ROOT, path), lambda file: figure.savefig(file, format="png"),
+                         suffix=".png")
     print(f"[INFO] rewrote {len(differ)} page{'s' * (len(differ) != 1)} and drew {len(RUNS) + 1} figures from the "
           "kept studies and the example")
 

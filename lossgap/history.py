@@ -12,16 +12,17 @@ def as_python_floats(history):
     return {key: [float(value) for value in values] for key, values in history.items()}
 
 
-def check_history_output(path):
-    """Refuse, before any slow work, a --history path that cannot be written, or that names an existing file that is
-    not a training history this project can read (a script, say): only an earlier history is replaced."""
-    check_writable(path, "history")
+def check_replaceable(path, flag):
+    """Refuse, before any slow work, a history path (given as `flag`) that cannot be written, or that names an
+    existing file that is not a training history this package can read (a script, say): only an earlier history
+    is replaced."""
+    check_writable(path, flag)
     if os.path.isfile(path):
         try:
             load_history(path)
         except UserError as error:
             detail = str(error).replace(f"history {path!r}", "it").replace("it: ", "")
-            raise UserError(f"--history {path!r} is an existing file and not a training history ({detail}), so it is "
+            raise UserError(f"{flag} {path!r} is an existing file and not a training history ({detail}), so it is "
                             "left as it is; give a new path, or an earlier run's history to replace") from None
 
 

@@ -7,7 +7,7 @@ every flag that changes training is at its default, the post's), writes that tab
 DIR/seeds.png: the post's two plots as mean curves with min-max bands, and the gap val_loss - loss split into its
 terms (mean per epoch, min-max error bars).
 
-    python -m pyimagesearch.reasons.seeds --runs 5 --folder seeds
+    python -m tools.seeds --runs 5 --folder seeds
 
 Flags it does not know go to every run of fashion_mnist.py (e.g. `--epochs 3 --train-size 6000`); fashion_mnist.py's
 own parser checks them first, so a mistyped one fails at once (exit 2) and writes nothing. The study sets `--seed`,
@@ -27,9 +27,7 @@ its seed it would diverge again, so every rerun of the study reports it instead 
 another study, in another folder.
 """
 import argparse
-import functools
 import glob
-import importlib.util
 import json
 import os
 import signal
@@ -39,15 +37,17 @@ import sys
 import time
 from typing import NamedTuple
 
-from ..runs.errors import NON_FINITE_LOSS, UserError, run
-from ..runs.files import write_atomically
-from ..runs.flags import positive_int
-from ..runs.history import load_history
-from .measurements import DIAGNOSTIC_KEYS
+from lossgap.arguments import positive_int
+from lossgap.errors import UserError, run
+from lossgap.families import DIAGNOSTIC_KEYS
+from lossgap.files import write_atomically
+from lossgap.history import load_history
+from pyimagesearch.runs import NON_FINITE_LOSS
+from pyimagesearch.runs.flags import add_run_flags, flags_of, run_settings, trains_as_the_post
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "fashion_mnist.py")
-STUDY_FLAGS = ("--seed", "--history", "--diagnostics")  # set by the study for each run
+STUDY_FLAGS = {"--seed": "seed", "--history": "history", "--diagnostics": "diagnostics"}  # set by the study
 FLAGS_FILE = "study.json"
 # the epochs the post's printed log shows (1-5 and 21-25 of its 25)
 POST_LOG = {epoch: dict(zip(("loss", "accuracy", "val_loss", "val_accuracy"), values)) for epoch, values in (
@@ -58,14 +58,11 @@ POST_LOG = {epoch: dict(zip(("loss", "accuracy", "val_loss", "val_accuracy"), va
     (25, (0.1734, 0.9372, 0.1871, 0.9312)))}
 POST = {"final val_accuracy": POST_LOG[25]["val_accuracy"], "epoch 1 loss": POST_LOG[1]["loss"],
         "epoch 1 val_loss": POST_LOG[1]["val_loss"]}
-# settings that change where the images come from or what the diagnostics measure, not how the model trains: the
-# post's figures still stand beside a study that changes only these (any other setting, even one added later, counts)
-NOT_TRAINING = ("dataset_dir", "diagnostics_size", "diagnostics_seed")
 
 
 def parse_arguments(argv=None):
     ap = argparse.ArgumentParser(
-        prog="python -m pyimagesearch.reasons.seeds",
+        prog="python -m tools.seeds",
         description="Run fashion_mnist.py --diagnostics with seeds 0..N-1 and summarize the spread.",
         epilog="Any other flag is passed on to every run of fashion_mnist.py, except --seed, --history and "
                "--diagnostics, which the study sets.", allow_abbrev=False)
@@ -77,54 +74,23 @@ def parse_arguments(argv=None):
                     help="runs at a time, each on its share of the CPUs (or sharing one GPU), its output in "
                          "DIR/seed-K.log (default: 1, its output to the terminal)")
     args, passed_on = ap.parse_known_args(argv)
-    for token in passed_on:
-        flag = study_flag(token)
-        if flag is not None:
-            raise UserError(f"{token!r} is not allowed: the study sets {flag} itself for each run", exit_code=2)
-    args.settings = training_settings(passed_on)
+    args.settings = training_settings(passed_on, refuse_study_flags=True)
     return args, passed_on
 
 
-@functools.cache
-def training_script():
-    """fashion_mnist.py as a module, for its argument parser; it imports nothing heavy outside main()."""
-    spec = importlib.util.spec_from_file_location("fashion_mnist", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def training_settings(flags):
-    """The settings `flags` give every run, read by fashion_mnist.py's own parser (a bad flag exits 2 with its
-    message): those a backup must match to resume, less the seed and --diagnostics, which the study sets."""
-    script = training_script()
-    parser = script.argument_parser()
-    parser.prog = os.path.basename(SCRIPT)  # the flags are the script's, and so is the usage argparse prints
-    settings = script.run_settings(parser.parse_args(["--history", history_path("", 0), *flags]))
+def training_settings(flags, refuse_study_flags=False):
+    """The settings `flags` give every run, read as fashion_mnist.py reads them (pyimagesearch/runs/flags.py; a bad
+    flag exits 2 with argparse's message): those a backup must match to resume, less the seed and --diagnostics,
+    which the study sets. With `refuse_study_flags`, a flag the study sets is refused."""
+    parser = argparse.ArgumentParser(prog="fashion_mnist.py")
+    parser.add_argument("-i", "--history", default=None)
+    args = add_run_flags(parser).parse_args(flags)
+    given = [flag for flag, dest in STUDY_FLAGS.items() if getattr(args, dest) not in (None, False)]
+    if refuse_study_flags and given:
+        raise UserError(f"{given[0]} is not allowed: the study sets it itself for each run", exit_code=2)
+    settings = run_settings(args)
     del settings["seed"], settings["diagnostics"]
     return settings
-
-
-def trains_as_the_post(settings):
-    """Whether every setting that changes training is at fashion_mnist.py's default, which is the post's."""
-    defaults = training_settings([])
-    return all(value == defaults[key] for key, value in settings.items() if key not in NOT_TRAINING)
-
-
-def restart_flag(token):
-    """Whether `token` is --restart, or a prefix of it that fashion_mnist.py reads as --restart."""
-    return len(token) > 2 and "--restart".startswith(token)
-
-
-def study_flag(token):
-    """The study's flag that `token` would set in fashion_mnist.py, which also reads `--flag=value`, unambiguous
-    prefixes such as `--hist`, and `-i` for --history; None for any other token."""
-    name = token.split("=", 1)[0]
-    if name.startswith("-i") and not name.startswith("--"):
-        return "--history"
-    if name.startswith("--") and len(name) > 2:
-        return next((flag for flag in STUDY_FLAGS if flag.startswith(name)), None)
-    return None
 
 
 def history_path(folder, seed):
@@ -199,7 +165,7 @@ class Stamps:
         self.folder, self.backend, self.started = folder, backend, {}
 
     def start(self, seed, cpus):
-        from ..runs import provenance
+        from tools import provenance
 
         part = {"started": provenance.now(), "epochs_before": epochs_done(history_path(self.folder, seed)),
                 "commit": provenance.commit(), "machine": provenance.machine(cpus),
@@ -208,7 +174,7 @@ class Stamps:
         self._update(seed, part)
 
     def end(self, seed, status):
-        from ..runs import provenance
+        from tools import provenance
 
         part, started = self.started.pop(seed)
         part.update(finished=provenance.now(), wall_seconds=round(time.monotonic() - started, 1),
@@ -349,7 +315,7 @@ def epoch_staying_above(history):
 def figures(histories, post):
     """The study's figures, each with its value in every run; `post` holds the post's values, or nothing where the
     study's settings differ from the post's."""
-    from .gaps import acting_terms, spans, study_gap_terms
+    from lossgap.gaps import LABELS, acting_terms, spans, study_gap_terms
 
     result = [Figure(name, [history[key][epoch] for history in histories], post.get(name))
               for name, key, epoch in (("final val_accuracy", "val_accuracy", -1), ("epoch 1 loss", "loss", 0),
@@ -357,7 +323,7 @@ def figures(histories, post):
     terms = study_gap_terms(histories)
     for label, epochs in spans(len(histories[0]["loss"])):
         if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a family no run has is left out
-            result += [Figure(f"{label} {name}", [float(run[name][:epochs].mean()) for run in terms])
+            result += [Figure(f"{label} {LABELS[name]}", [float(run[name][:epochs].mean()) for run in terms])
                        for name in acting_terms(*terms)]
     for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
                            ("epoch from which val_loss stays above loss", epoch_staying_above)):
@@ -443,8 +409,7 @@ def run_study(folder, runs, passed_on, settings, jobs=1):
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create --folder {folder!r}: {error.strerror}") from None
-    flags = [token for token in passed_on if not restart_flag(token)]  # --restart only says what to do with backups
-    check_same_study(folder, flags, settings)
+    check_same_study(folder, flags_of(settings), settings)  # the flags as recorded: --restart is no setting
     to_train = []
     for seed in range(runs):
         path = history_path(folder, seed)
@@ -459,7 +424,7 @@ def run_study(folder, runs, passed_on, settings, jobs=1):
         where = f" (its output in {log_path})" if log_path else ""
         announcement = f"[INFO] seed {seed} of 0-{runs - 1}: {' '.join(command[1:])}{where}"
         to_train.append((seed, command, log_path, announcement))
-    from ..runs.backends import resolve_backend
+    from lossgap.backends import resolve_backend
 
     statuses = train_runs(to_train, jobs, Stamps(folder, resolve_backend()[0]))
     stopped = [seed for seed, status in statuses if status == 128 + signal.SIGINT]
@@ -479,7 +444,7 @@ def run_study(folder, runs, passed_on, settings, jobs=1):
 
     summary, figures_ = study_summary(folder, runs)
     print("\n".join(format_line(figure) for figure in figures_))
-    from .plots import plot_study
+    from lossgap.plots import plot_study
 
     summary_path, figure_path = os.path.join(folder, "summary.md"), os.path.join(folder, "seeds.png")
     payload = summary.encode()

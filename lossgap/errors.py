@@ -3,10 +3,6 @@ import os
 import signal
 import sys
 
-# the exit status of a training that a NaN or infinite loss stopped, apart from other failures' 1 and a bad flag's 2,
-# so that a caller (the seeds study) can tell a run that will diverge again from one worth retrying
-NON_FINITE_LOSS = 3
-
 
 class UserError(Exception):
     """A problem the user can fix (bad file, missing data, interrupted run): reported in one line, no traceback."""

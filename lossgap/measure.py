@@ -1,0 +1,244 @@
+"""Measuring the gap's terms on a model frozen as it is: forward passes only, that change nothing of the model's.
+
+Each epoch, a fixed training sample is measured first as training sees it, then with one family of training-only
+layers after another switched off (lossgap/families.py), and last in inference mode, exactly as `val_loss` is
+measured. The passes run inside `keras.StatelessScope`, so no weight, batch-norm statistic or seed generator is
+written, with random draws of the measurement's own: every pass of an epoch starts the seed generators from the same
+states, drawn from the seed and the epoch alone, so that a term compares the same dropout masks and augmentations
+with and without its family. State a model keeps outside Keras's variables (a plain `tf.Variable`, a torch buffer, a
+number attribute of a layer of the user's) is put back after each pass.
+
+The passes in training mode go at the run's batch size, since batch-norm's batch statistics depend on it; the pass
+in inference mode goes in chunks of at least 256 examples (its result does not depend on the batch), and every
+standard error is taken over chunks of that size.
+"""
+import contextlib
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from .families import AS_TRAINING_SEES_IT, FAMILIES
+from .gaps import ERROR_KEYS, PENALTY, TERMS
+from .keras_internals import all_layers, call_takes_training, seed_generators, torch_global_generator_forked
+
+INFERENCE_CHUNK = 256  # examples at least, in a multiple of the batch size
+
+
+def training_sample(count, size, seed=None):
+    """Indices of `size` training examples drawn once without replacement (0 or more than `count`: all of them)."""
+    if size == 0 or size >= count:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size=size, replace=False))
+
+
+def size_of(structure):
+    return len(keras.tree.flatten(structure)[0])
+
+
+def epoch_seeds(model, seed, epoch):
+    """The random draw every pass of an epoch starts from: a state for each of the model's seed generators and a
+    seed for torch's global generator, from `seed` and `epoch` alone (fresh entropy without a seed)."""
+    random = np.random.default_rng(None if seed is None else [seed, epoch])
+    states = [keras.ops.convert_to_tensor(np.array([random.integers(1, 2**31 - 1), 0]), dtype=generator.state.dtype)
+              for generator in seed_generators(model)]
+    return states, int(random.integers(1, 2**31 - 1))
+
+
+@contextlib.contextmanager
+def state_kept(model):
+    """Put back, after the block, what a model's call() may write outside Keras's variables, which StatelessScope
+    does not see: plain tf.Variables held by its layers, torch buffers, and number attributes of the user's layers
+    (a call counter, say)."""
+    from .families import is_keras_layer
+
+    layers = all_layers(model)
+    keras_variables = {id(variable) for variable in model.variables}
+    saved_variables, saved_numbers = [], []
+    tf_variable = torch_tensor = ()
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf_variable = tf.Variable
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        torch_tensor = torch.Tensor
+    for layer in layers:
+        for value in _held(vars(layer)):
+            if tf_variable and isinstance(value, tf_variable) and id(value) not in keras_variables:
+                saved_variables.append((value, value.numpy()))
+        if torch_tensor and hasattr(layer, "named_buffers"):
+            saved_variables += [(buffer, buffer.detach().clone()) for _, buffer in layer.named_buffers(recurse=False)]
+        if not is_keras_layer(layer):
+            saved_numbers += [(layer, name, value) for name, value in vars(layer).items()
+                              if type(value) in (int, float, bool)]
+    try:
+        yield
+    finally:
+        for variable, value in saved_variables:
+            if torch_tensor and isinstance(variable, torch_tensor):
+                with torch.no_grad():
+                    variable.copy_(value)
+            else:
+                variable.assign(value)
+        for layer, name, value in saved_numbers:
+            vars(layer)[name] = value
+
+
+def _held(attributes, depth=0):
+    """The values in a layer's attributes, looking into lists, tuples and dicts (not into other objects)."""
+    for value in attributes.values() if isinstance(attributes, dict) else attributes:
+        yield value
+        if isinstance(value, (list, tuple, dict)) and depth < 3:
+            yield from _held(value, depth + 1)
+
+
+class Passes:
+    """Forward passes of a compiled model over arrays, as it is now: per chunk of examples, the mean loss (as Keras
+    computes it, penalties included) and the mean penalty, with the seed generators mapped onto the epoch's draw.
+
+    The step is compiled (tf.function on TensorFlow, jax.jit on JAX) once per setting of the switches, since a traced
+    function keeps the Python attributes (rates, batch-norm flags, calls in inference) it was traced with; Keras's
+    own training and test functions are never retraced."""
+
+    def __init__(self, model, batch_size):
+        self.model, self.batch_size = model, batch_size
+        self.chunk = batch_size * -(-INFERENCE_CHUNK // batch_size)
+        self._steps = {}
+
+    def run(self, images, targets, training, seeds, state=()):
+        """(chunk means of the loss, chunk means of the penalty, chunk sizes) over the arrays; `state` is the
+        switches' setting (TrainingOnlyLayers.state()), which the compiled step depends on."""
+        step = self._step(training, state)
+        states, torch_seed = seeds
+        count = size_of(images)
+        batch = self.batch_size if training else self.chunk
+        per_batch = []
+        with state_kept(self.model), torch_global_generator_forked(np.random.default_rng(torch_seed)):
+            for start in range(0, count, batch):
+                part = keras.tree.map_structure(lambda array: array[start:start + batch], (images, targets))
+                loss, penalty, states = step(*part, states)
+                per_batch.append((float(loss), float(penalty), size_of(part[0])))
+        losses, penalties, sizes = (np.array(column) for column in zip(*per_batch))
+        return chunked(losses, sizes, self.chunk), chunked(penalties, sizes, self.chunk), chunk_sizes(sizes, self.chunk)
+
+    def _step(self, training, state):
+        key = (training, state)
+        if key not in self._steps:
+            backend = keras.backend.backend()
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                step = tf.function(lambda images, targets, seeds: self._forward(images, targets, seeds, training),
+                                   reduce_retracing=True)
+            elif backend == "jax":
+                step = self._jax_step(training)
+            else:
+                def step(images, targets, seeds):
+                    return self._forward(images, targets, seeds, training)
+            self._steps[key] = step
+        return self._steps[key]
+
+    def _jax_step(self, training):
+        """jax.jit would bake the weights in as constants if the step read them: their values go in as arguments
+        instead, mapped onto the variables by the StatelessScope (as Keras's own JAX trainer does). Eager, a
+        measurement is thousands of small dispatches, which dominate on a GPU."""
+        import jax
+
+        compiled = jax.jit(lambda values, images, targets, seeds:
+                           self._forward(images, targets, seeds, training, values))
+
+        def step(images, targets, seeds):
+            return compiled([variable.value for variable in self.model.variables], images, targets, seeds)
+
+        return step
+
+    def _forward(self, images, targets, seeds, training, values=None):
+        model = self.model
+        states = [generator.state for generator in seed_generators(model)]
+        if values is None:  # every variable mapped, so that weight penalties read their values inside the scope
+            values = [variable.value for variable in model.variables]
+        # the seeds come last so that they override the seed generators' own values among `values`
+        mapping = list(zip(model.variables, values)) + list(zip(states, seeds))
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:
+            # as Keras's own train and test steps call it: a model whose call() takes no `training` runs its
+            # layers in inference mode even in fit(), and is measured that way here too
+            predictions = model(images, training=training) if call_takes_training(model) else model(images)
+            loss = model.compute_loss(x=images, y=targets, y_pred=predictions, **self._training_argument(training))
+            penalties = [keras.ops.cast(penalty, loss.dtype) for penalty in model.losses]
+            penalty = keras.ops.sum(keras.ops.stack(penalties)) if penalties else keras.ops.zeros((), loss.dtype)
+        return loss, penalty, [scope.get_current_value(state) for state in states]
+
+
+    def _training_argument(self, training):
+        """compute_loss's `training`, where it takes one (a compute_loss of the user's may not)."""
+        import inspect
+
+        return {"training": training} if "training" in inspect.signature(self.model.compute_loss).parameters else {}
+
+
+def chunk_sizes(sizes, chunk):
+    starts = np.cumsum(sizes) - sizes
+    return np.bincount(starts // chunk, weights=sizes).astype(int)
+
+
+def chunked(values, sizes, chunk):
+    """Means per chunk of `chunk` examples of per-batch means `values` of batches of `sizes`."""
+    starts = np.cumsum(sizes) - sizes
+    groups = starts // chunk
+    return np.bincount(groups, weights=values * sizes) / np.bincount(groups, weights=sizes)
+
+
+class EpochMeasurement(NamedTuple):
+    values: dict     # history key -> the measurement
+    errors: dict     # ERROR_KEYS' key -> the term's standard error
+    penalty: float   # what penalties add to the loss in inference mode (train_inference_penalty)
+
+
+def measure_epoch(passes, found, images, targets, seeds):
+    """The measurements of one epoch, with each term's standard error: the sample as training sees it, then with
+    each family present switched off in turn, the last in inference mode; a family the model lacks costs no pass
+    (its measurement is the one before it again, its term exactly 0)."""
+    active = [family for family in FAMILIES if found.active(family)]
+    chunks = {}
+    with contextlib.ExitStack() as switched:
+        # with nothing active, training mode computes what inference mode does: one pass serves for all
+        chunks[AS_TRAINING_SEES_IT], penalties, sizes = passes.run(images, targets, bool(active), seeds, found.state())
+        previous = AS_TRAINING_SEES_IT
+        for family in FAMILIES:
+            if family in active:
+                last = family == active[-1]
+                if not last:
+                    switched.enter_context(found.switched_off(family))
+                chunks[family.key], penalties, _ = passes.run(images, targets, not last, seeds, found.state())
+            else:
+                chunks[family.key] = chunks[previous]
+            previous = family.key
+    values = {key: float(np.average(means, weights=sizes)) for key, means in chunks.items()}
+    errors = {}
+    for term in TERMS:
+        if term.earlier == "loss":  # running mean: the logged loss is exact, the sample's mean is not
+            difference = chunks[term.later]
+        elif term.later == "val_loss":  # generalization: the validation loss is exact
+            difference = chunks[term.earlier]
+        else:  # a family's: the same chunks with and without it
+            difference = chunks[term.later] - chunks[term.earlier]
+        errors[ERROR_KEYS[term.id]] = standard_error(difference, sizes)
+    return EpochMeasurement(values, errors, float(np.average(penalties, weights=sizes)))
+
+
+def standard_error(values, sizes):
+    """The standard error of the size-weighted mean of per-chunk values (0 for a single chunk or none that vary)."""
+    if len(values) < 2:
+        return 0.0
+    mean = np.average(values, weights=sizes)
+    variance = np.average((values - mean) ** 2, weights=sizes) * len(values) / (len(values) - 1)
+    return float(np.sqrt(variance / len(values)))
+
+
+def inference_loss(passes, images, targets, seeds):
+    """The model's loss on arrays in inference mode, as measured here, for checking it against Keras's val_loss."""
+    means, _, sizes = passes.run(images, targets, False, seeds)
+    return float(np.average(means, weights=sizes))
+
