@@ -204,11 +204,13 @@ def find_own_training_branches(model, found, images, seed=0):
     mode with every family in `found` switched off: a `training` branch of their own (a container whose only
     training-only behaviour lies in switched layers has none). Each candidate is called both ways on the inputs it
     gets in one training-mode forward pass of `images`, with every other candidate in inference mode, so that a
-    container is not blamed for what a layer inside it does; nothing is written."""
+    container is not blamed for what a layer inside it does; nothing is written (state_kept puts back what Keras's
+    scope does not see)."""
     import keras
     import numpy as np
 
     from .keras_internals import all_layers, call_takes_training, calls_replaced, torch_global_generator_forked
+    from .measure import state_kept
 
     switched = found.switched()
     candidates = [layer for layer in all_layers(model) if call_takes_training(layer) and id(layer) not in switched]
@@ -233,6 +235,7 @@ def find_own_training_branches(model, found, images, seed=0):
                 stack.enter_context(found.switched_off(family))
         stack.enter_context(calls_replaced([(layer, probing(layer)) for layer in candidates]))
         stack.enter_context(torch_global_generator_forked(np.random.default_rng(seed)))
+        stack.enter_context(state_kept(model))
         stack.enter_context(keras.StatelessScope())
         model(images, training=True)
     return [layer for layer in candidates if differs.get(id(layer))]

@@ -5,7 +5,9 @@ Exact copies are found by hashing each example's bytes. Near copies are validati
 example lies within `threshold` of them, as the root mean square of the difference over the example's values: in the
 data's own units where `scale` is given (Fashion-MNIST's pixels on [0, 1], say), else in standard deviations of the
 training data, taken for each column of a table (rows of numbers), and over all values for images and sequences,
-whose values share one unit. The nearest neighbours come from scikit-learn, in a random projection of at most
+whose values share one unit; there, also within a tenth of the median distance from a validation example to its
+nearest training example, so that in data of few dimensions, where every example has close neighbours, a neighbour
+does not pass for a copy. The nearest neighbours come from scikit-learn, in a random projection of at most
 PROJECTED dimensions where the data have more (which keeps distances to within a few tenths, so a near copy stays
 nearest), each candidate then measured in full.
 """
@@ -17,6 +19,7 @@ import numpy as np
 PROJECTED = 64      # dimensions of the search space where the data have more
 CANDIDATES = 5      # nearest training examples in that space, each measured in full
 THRESHOLD = 0.05    # standard deviations, as the root mean square difference
+RELATIVE = 0.1      # of the median nearest-neighbour distance, where the threshold is in standard deviations
 CHUNK = 8192        # examples flattened, scaled and projected at a time
 
 
@@ -67,6 +70,8 @@ def find_duplicates(training, validation, threshold=THRESHOLD, scale=None, unit=
         else:
             offset, spread, unit = _standardization(training, train_rows)
         distances, nearest = _nearest(train_rows, validation_rows[others], offset, spread, seed)
+        if scale is None:
+            threshold = float(min(threshold, RELATIVE * np.median(distances)))
         for position in np.argsort(distances):
             if distances[position] >= threshold:
                 break

@@ -140,12 +140,10 @@ def test_the_compiled_loss_is_used_not_cross_entropy():
     assert abs(focal - cross_entropy) > 0.1
 
 
-def test_a_model_without_training_only_layers_gets_equal_training_measurements():
+def test_a_model_without_training_only_layers_is_measured_as_it_evaluates():
     model, history, training, _ = fit_with_diagnostics(plain_model, epochs=2)
-    measurements = [history[key] for key in DIAGNOSTIC_KEYS if key.startswith("train_") and key.endswith("_loss")]
-    assert len(measurements) == 6 and all(values == measurements[0] for values in measurements)
-    assert history["train_inference_loss"][-1] == pytest.approx(
-        model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)["loss"], rel=1e-6)
+    evaluated = model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)["loss"]
+    assert history["train_end_loss"][-1] == pytest.approx(evaluated, rel=1e-6)  # as training sees it: the same
 
 
 def test_dropout_layers_and_batch_norm_are_found_in_nested_models():
@@ -171,9 +169,10 @@ def test_gaussian_and_alpha_dropout_are_switched_off_like_dropout():
         model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
         return model
 
-    _, history, _, _ = fit_with_diagnostics(build, epochs=2)
-    # no batch-norm: with both layers off, training mode computes what inference mode does
-    assert history["train_end_nodropout_loss"] == history["train_inference_loss"]
+    model, history, training, _ = fit_with_diagnostics(build, epochs=2)
+    # no batch-norm: with both layers off, the model computes what model.evaluate computes
+    evaluated = model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)["loss"]
+    assert history["train_end_nodropout_loss"][-1] == pytest.approx(evaluated, rel=1e-6)
     assert all(abs(noisy - quiet) > 1e-4 for noisy, quiet in zip(history["train_end_loss"],
                                                                  history["train_end_nodropout_loss"]))
 
@@ -461,3 +460,118 @@ def test_split_check_runs_alone_without_training(planted_split_dir):
     assert result.stdout.startswith("across the splits: 2 of 50 test examples are exact copies of training examples "
                                     "and 0 more are near copies (within 0.001 RMS pixel difference on [0, 1])")
     assert "[INFO] training" not in result.stdout
+
+
+# --- what the measurement promises on models that leave the ordinary ---
+
+def dense_model(layers, compile_loss="categorical_crossentropy"):
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), *layers,
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(loss=compile_loss, optimizer=keras.optimizers.SGD(0.05), metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.backends
+def test_weight_penalties_are_in_every_measurement_and_named_with_what_they_add():
+    def build():
+        return dense_model([keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.l2(0.01)),
+                            keras.layers.Dropout(0.3)])
+
+    model, history, training, _ = fit_with_diagnostics(build, epochs=2)
+    kernel = keras.ops.convert_to_numpy(model.layers[1].kernel)
+    penalty = 0.01 * float(np.sum(kernel.astype(np.float64) ** 2))  # l2(0.01), worked out from the final weights
+    assert history["train_inference_penalty"][-1] == pytest.approx(penalty, rel=1e-5)
+    # the inference measurement holds it, as model.evaluate's loss does
+    evaluated = model.evaluate(*training, batch_size=16, verbose=0, return_dict=True)["loss"]
+    assert history["train_inference_loss"][-1] == pytest.approx(evaluated, rel=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a plain tf.Variable is TensorFlow's")
+def test_a_layers_own_tf_variable_is_left_as_training_left_it():
+    import tensorflow as tf
+
+    class Counting(keras.layers.Layer):
+        """Counts the examples it has seen in a plain tf.Variable, and adds a running mean of its inputs."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seen = tf.Variable(0.0, trainable=False)
+            self.total = tf.Variable(0.0, trainable=False)
+
+        def call(self, inputs, training=None):
+            if training:
+                self.seen.assign_add(tf.cast(tf.shape(inputs)[0], tf.float32))
+                self.total.assign_add(tf.reduce_sum(inputs))
+            return inputs + self.total / tf.maximum(self.seen, 1.0) / 1000.0
+
+    def run(callback):
+        set_seed(0)
+        layer = Counting()
+        model = dense_model([layer, keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.3)])
+        images, targets = random_images(0, 128)
+        callbacks = [ReasonDiagnostics((images[:88], targets[:88]), (images[88:], targets[88:]), batch_size=16,
+                                       seed=3)] if callback else []
+        history = model.fit(images[:88], targets[:88], validation_data=(images[88:], targets[88:]), batch_size=16,
+                            epochs=2, verbose=0, callbacks=callbacks).history
+        return history, float(layer.seen.numpy()), float(layer.total.numpy())
+
+    with_callback, seen, total = run(True)
+    without, seen_alone, total_alone = run(False)
+    assert (seen, total) == (seen_alone, total_alone) and seen == 2 * 88  # training's own counts only
+    assert with_callback["loss"] == without["loss"] and with_callback["val_loss"] == without["val_loss"]
+
+
+class NoisyTrainStep(keras.Sequential):
+    """Adds noise to the inputs in a train_step of its own, as Keras's guide to customizing fit() shows."""
+
+    def train_step(self, data):
+        images, targets = data
+        return super().train_step((images + keras.random.normal(keras.ops.shape(images), stddev=0.3, seed=1), targets))
+
+
+def test_a_model_with_its_own_train_step_is_not_split_and_says_why(capsys):
+    def build():
+        model = NoisyTrainStep([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(10, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    _, history, _, _ = fit_with_diagnostics(build, epochs=2)
+    assert sorted(history) == ["loss", "val_loss"]
+    assert capsys.readouterr().out == (
+        "[INFO] ReasonDiagnostics: not measured: the model trains with a train_step of its own "
+        "(NoisyTrainStep.train_step), whose training loss the measurement cannot repeat\n")
+
+
+class ShiftedValidation(keras.Sequential):
+    """Validates on its inputs shifted by 1 in a test_step of its own (the pattern of Keras's guide to customizing
+    evaluate()): its val_loss is not the loss of the model on the validation data."""
+
+    def test_step(self, data):
+        images, targets = data
+        predictions = self(images + 1.0, training=False)
+        loss = self.compute_loss(x=images, y=targets, y_pred=predictions, training=False)
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss)
+            else:
+                metric.update_state(targets, predictions)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+
+def test_a_val_loss_the_measurement_does_not_reproduce_is_not_split_and_says_by_how_much(capsys):
+    def build():
+        model = ShiftedValidation([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                   keras.layers.Dense(10, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
+        return model
+
+    model, history, _, validation = fit_with_diagnostics(build, epochs=2)
+    assert sorted(history) == ["loss", "val_loss"]
+    printed = capsys.readouterr().out
+    measured, logged = (float(number) for number in re.findall(r"loss of (\S+) where Keras logged val_loss (\S+),",
+                                                               printed)[0])
+    assert logged == pytest.approx(history["val_loss"][0], abs=1e-4)
+    assert abs(measured - logged) > 0.01
+    assert printed.startswith("[INFO] ReasonDiagnostics: not measured: its own inference pass over the 40 validation "
+                              "examples gives a loss of ")

@@ -96,6 +96,34 @@ def test_a_rerun_resumes_the_unfinished_run_and_skips_the_finished_one(study):
 
 
 @pytest.mark.slow
+def test_a_resumed_seed_ends_as_the_same_seed_run_without_a_stop(study, tmp_path, small_dataset_dir):
+    uninterrupted = subprocess.run(study_command(tmp_path / "uninterrupted", small_dataset_dir), cwd=ROOT,
+                                   capture_output=True, text=True, timeout=300)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    for seed in (0, 1):
+        assert load_pickle(tmp_path / "uninterrupted" / f"seed-{seed}.pickle") == study["histories"][seed], seed
+
+
+@pytest.mark.slow
+def test_study_json_records_where_and_on_what_each_part_of_each_run_ran(study):
+    import platform
+
+    recorded = json.loads((study["folder"] / "study.json").read_text())
+    flags = recorded["flags"]  # as fashion_mnist.py reads them, each once, in its order
+    assert flags[:3] == ["--epochs", "3", "--dataset-dir"] and flags[4:] == ["--diagnostics-size", "64"]
+    seed_0, seed_1 = recorded["runs"]["0"], recorded["runs"]["1"]
+    assert len(seed_0) == 1 and len(seed_1) == 2  # seed 1 was stopped and resumed: two parts
+    backed_up = study["interrupted"]["backed_up"]
+    assert [(part["epochs_before"], part["epochs_after"]) for part in seed_1] == [(0, backed_up), (backed_up, EPOCHS)]
+    assert [part["exit_status"] for part in seed_0 + seed_1] == [0, 130, 0]
+    for part in seed_0 + seed_1:
+        assert part["machine"]["cpus"] >= 1 and part["machine"]["cpu"]
+        assert part["versions"]["python"] == platform.python_version()
+        assert part["versions"]["keras"] and part["versions"]["numpy"] and part["wall_seconds"] > 0
+        assert part["started"] < part["finished"] and len(part["commit"] or "x" * 40) >= 40
+
+
+@pytest.mark.slow
 def test_a_third_invocation_retrains_nothing(study):
     again = study["again"]
     assert again.returncode == 0, again.stderr

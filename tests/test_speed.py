@@ -185,26 +185,6 @@ def test_mixed_precision_without_bfloat16_instructions_stays_float32_and_says_so
         keras.config.set_dtype_policy(previous)
 
 
-@pytest.mark.backends
-def test_the_accelerator_check_drops_the_cpus_and_keeps_the_accelerators_on_every_backend(monkeypatch):
-    # JAX and TensorFlow list their devices through Keras, CPUs among them; Keras 3.15 lists none for PyTorch, which
-    # is asked for its CUDA devices. Both are faked, so each backend must read its own list.
-    from pyimagesearch.speed.cpu import accelerators
-
-    def fake(devices, cuda_devices):
-        monkeypatch.setattr(keras.distribution, "list_devices", lambda device_type=None: devices)
-        if installed("torch"):
-            import torch
-
-            monkeypatch.setattr(torch.cuda, "device_count", lambda: cuda_devices)
-
-    on_torch = keras.backend.backend() == "torch"
-    fake(["cpu:0", "CPU:1", "gpu:0", "gpu:1", "tpu:0"], 2)
-    assert accelerators() == (["cuda:0", "cuda:1"] if on_torch else ["gpu:0", "gpu:1", "tpu:0"])
-    fake(["CPU:0", "cpu:1"], 0)
-    assert accelerators() == []
-
-
 @pytest.mark.slow
 def test_benchmark_times_each_configuration_in_a_process_of_its_own(small_dataset_dir):
     result = run_benchmark("--configurations", "tensorflow", "tensorflow-eigen", "--steps", 2, "--repeats", 1,
@@ -405,15 +385,6 @@ def test_keras2_without_tf_keras_says_how_to_install_it(monkeypatch, capsys):
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("error: the keras2 configuration ")
     assert line.endswith(f"pip install tf_keras=={version('tensorflow')}")
-
-
-def test_onednn_is_preferred_unless_the_user_chose():
-    from pyimagesearch.speed.settings import prefer_onednn
-
-    unset, chosen = {}, {"TF_ENABLE_ONEDNN_OPTS": "0"}
-    prefer_onednn(unset)
-    prefer_onednn(chosen)
-    assert unset == {"TF_ENABLE_ONEDNN_OPTS": "1"} and chosen == {"TF_ENABLE_ONEDNN_OPTS": "0"}
 
 
 # Runs a script (`script PATH ...`) or a module (`module NAME ...`) as `python` would, up to the moment TensorFlow

@@ -42,7 +42,7 @@ def machine(cpus=None):
 def versions(backend):
     """Python's version, the backend Keras runs on, and the versions of Keras, numpy and the backend's packages."""
     installed = {}
-    for package in ("keras", "numpy", *PACKAGES.get(backend, ())):
+    for package in ("keras", "numpy", "scikit-learn", *PACKAGES.get(backend, ())):
         try:
             installed[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
