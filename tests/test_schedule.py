@@ -47,3 +47,44 @@ def test_sgd_applies_the_decayed_rate_at_each_iteration(iteration, expected):
     optimizer.apply_gradients([(keras.ops.ones((1,)), weight)])
     assert -float(weight.numpy()[0]) == pytest.approx(expected, rel=1e-5)
     assert int(optimizer.iterations.numpy()) == iteration + 1
+
+
+def sgd_steps(optimizer_class, steps=40, seed=0):
+    """Weights after `steps` updates of a small problem with the post's optimizer and schedule, and the momentum."""
+    random = np.random.default_rng(seed)
+    weights = [keras.Variable(random.normal(size=shape).astype("float32")) for shape in ((3, 4), (4,))]
+    optimizer = optimizer_class(learning_rate=legacy_time_decay(INIT_LR, DECAY), momentum=0.9)
+    optimizer.build(weights)
+    optimizer.iterations.assign(1870)  # decayed: a rate that changes at every step
+    gradients = [[random.normal(size=weight.shape).astype("float32") for weight in weights] for _ in range(steps)]
+    for step in gradients:
+        optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(gradient) for gradient in step], weights))
+    return [keras.ops.convert_to_numpy(weight) for weight in weights + optimizer.variables[1:]]
+
+
+@pytest.mark.backends
+def test_the_fused_update_is_keras_own_sgd_to_float32_rounding():
+    from pyimagesearch.speed.optimizer import SGD as FusedSGD
+
+    for ours, keras_own in zip(sgd_steps(FusedSGD), sgd_steps(SGD), strict=True):
+        np.testing.assert_allclose(ours, keras_own, rtol=1e-6, atol=1e-7)
+
+
+@needs_tf_keras
+@pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")  # the post's spelling, kept
+def test_the_fused_update_is_the_posts_own_sgd_on_keras_2():
+    import tensorflow as tf
+    import tf_keras
+
+    from pyimagesearch.speed.optimizer import SGD as FusedSGD
+
+    ours = sgd_steps(FusedSGD)
+    random = np.random.default_rng(0)
+    weights = [tf.Variable(random.normal(size=shape).astype("float32")) for shape in ((3, 4), (4,))]
+    posts = tf_keras.optimizers.legacy.SGD(lr=0.01, momentum=0.9, decay=0.0004)
+    posts.iterations.assign(1870)
+    for _ in range(40):
+        step = [random.normal(size=weight.shape).astype("float32") for weight in weights]
+        posts.apply_gradients(zip([tf.constant(gradient) for gradient in step], weights))
+    for mine, keras2 in zip(ours[:2], weights):
+        np.testing.assert_allclose(mine, keras2.numpy(), rtol=1e-6, atol=1e-7)

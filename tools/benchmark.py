@@ -108,13 +108,21 @@ class Variant:
         self.name, self.model, self.keras, self.images, self.targets = name, model, keras, images, targets
 
     @classmethod
-    def on_keras3(cls, name, images, targets, policy="float32", keras_batch_norm=False, **compile_arguments):
+    def on_keras3(cls, name, images, targets, policy="float32", keras_batch_norm=False, fused_sgd=None,
+                  **compile_arguments):
         """MiniVGGNet built under the dtype `policy`, with fashion_mnist.py's fused batch-norm unless
-        `keras_batch_norm`, and compiled as in the post with `compile_arguments`, what fashion_mnist.py would pass."""
+        `keras_batch_norm`, and compiled as in the post with `compile_arguments`, what fashion_mnist.py would pass;
+        with `fused_sgd`, SGD's update in TensorFlow's fused kernel (pyimagesearch/speed/optimizer.py), and with
+        `fused_sgd=False` Keras's own SGD, whatever fashion_mnist.py uses."""
         import keras
 
         from pyimagesearch.minivggnet import MiniVGGNet
         from tools.models import compile_as_in_the_post
+
+        if fused_sgd is not None:
+            from pyimagesearch.speed.optimizer import SGD as FusedSGD
+
+            compile_arguments["optimizer"] = FusedSGD if fused_sgd else keras.optimizers.SGD
 
         previous = keras.config.dtype_policy()
         keras.config.set_dtype_policy(policy)
@@ -170,6 +178,8 @@ class Variant:
 VARIANTS = {
     "plain": {},                                   # the post's model.fit, as fashion_mnist.py runs it
     "keras-bn": {"keras_batch_norm": True},        # with Keras's own batch-norm layer instead of the fused one
+    "fused-sgd": {"fused_sgd": True},              # SGD's update in TensorFlow's fused kernel
+    "keras-sgd": {"fused_sgd": False},             # Keras's own SGD
     "steps8": {"steps_per_execution": 8},
     "steps32": {"steps_per_execution": 32},
     "xla": {"jit_compile": True},
@@ -187,6 +197,8 @@ CONFIGURATIONS = {
     "torch": {"KERAS_BACKEND": "torch"},
     # Keras 3 is loaded too, for the accelerator check; KERAS_BACKEND keeps it on the TensorFlow already loaded
     "keras2": {"KERAS_BACKEND": "tensorflow", "TF_USE_LEGACY_KERAS": "1"},
+    # the same network and optimizer in PyTorch eager, without Keras (tools/torch_minivggnet.py)
+    "pytorch": {"KERAS_BACKEND": "torch"},
 }
 # An AVX2-only CPU, emulated on a newer one by capping what each library may use: oneDNN (TensorFlow's and
 # PyTorch's), PyTorch's own kernels, XLA (JAX) and OpenBLAS (numpy's ceiling). TensorFlow's own kernels need no cap:
@@ -248,6 +260,8 @@ def time_variants(args):
         import keras
     images = images.reshape((-1, 28, 28, 1)).astype("float32") / 255.0
     targets = keras.utils.to_categorical(labels, 10)
+    if args.pytorch:
+        return time_pytorch_eager(args, images, labels)
     print(describe_machine(keras) + ("; AVX2-only CPU emulated" if args.emulate_avx2 else ""))
     ceiling = matmul_gflops()
     print(f"numpy float32 matmul (4096^3): {ceiling:.0f} GFLOP/s, the practical ceiling")
@@ -272,6 +286,49 @@ def time_variants(args):
     return seconds, train_seconds, flops, ceiling
 
 
+def time_pytorch_eager(args, images, labels):
+    """The `plain` variant's turns for MiniVGGNet in PyTorch eager (tools/torch_minivggnet.py)."""
+    import keras
+    import torch
+
+    from pyimagesearch.minivggnet import MiniVGGNet
+    from tools.torch_minivggnet import time_pytorch
+
+    print(f"torch {torch.__version__} eager, without Keras, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs" + ("; AVX2-only CPU emulated" if args.emulate_avx2 else ""))
+    ceiling = matmul_gflops()
+    flops = epoch_flops(MiniVGGNet.build(28, 28, 1, 10), keras)
+    seconds, train_seconds = {"plain": []}, {"plain": []}
+    for _ in range(args.repeats):
+        train, validate = time_pytorch(images, labels, args.steps)
+        train_seconds["plain"].append(train / (args.steps * BATCH_SIZE) * TRAIN_IMAGES)
+        seconds["plain"].append(train_seconds["plain"][-1] + validate / (args.steps * BATCH_SIZE) * VALIDATION_IMAGES)
+    print_table(seconds, train_seconds, flops, ceiling, "variant", turns(args))
+    return seconds, train_seconds, flops, ceiling
+
+
+def record(args, kind, measured):
+    """--record: what was measured, the command and where it ran, as JSON, for the docs' speed tables."""
+    import json
+    import sys
+
+    from lossgap.files import write_atomically
+    from tools import provenance
+
+    if not args.record:
+        return
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    versions = provenance.versions(backend)
+    for package in ("tensorflow", "tf_keras", "torch", "jax"):
+        versions.setdefault(package, provenance.installed_version(package))
+    payload = {"command": " ".join(["python -m tools.benchmark", *sys.argv[1:]]), "kind": kind,
+               "measured": {"date": provenance.now(), "machine": provenance.machine(), "versions": versions,
+                            "commit": provenance.commit()}, **measured}
+    text = (json.dumps(payload, indent=1) + "\n").encode()
+    write_atomically(args.record, lambda file: file.write(text))
+    print(f"[INFO] recorded in {args.record}")
+
+
 def time_configurations(args):
     """Each configuration in a process of its own (one turn each), the processes taking turns `--repeats` times."""
     import json
@@ -288,8 +345,8 @@ def time_configurations(args):
             environment = configuration_environment(name, args.emulate_avx2)
             command = [sys.executable, "-m", "tools.benchmark", "--variants", "plain", "--steps",
                        str(args.steps), "--repeats", "1", "--json"]
-            if name == "keras2":
-                command.append("--keras2")
+            if name in ("keras2", "pytorch"):
+                command.append(f"--{name}")
             if args.dataset_dir:
                 command += ["--dataset-dir", args.dataset_dir]
             result = subprocess.run(command, env=environment, capture_output=True, text=True)
@@ -309,6 +366,9 @@ def time_configurations(args):
           f"practical ceiling{emulated}")
     print_table(seconds, train_seconds, flops, statistics.median(ceilings), "configuration",
                 f"{turns(args)}, one process a turn")
+    record(args, "configurations", {"seconds": seconds, "train_seconds": train_seconds, "flops": flops,
+                                    "ceiling": statistics.median(ceilings), "steps": args.steps,
+                                    "emulate_avx2": args.emulate_avx2})
 
 
 # the workload of the README's whole-run speed rows: two epochs on a third of the training set
@@ -354,6 +414,8 @@ def time_whole_runs(args):
         ratios = [post / ours for post, ours in zip(seconds[names[1]], seconds[names[0]])]
         print(f"{label} time, the post's code / fashion_mnist.py, pair by pair: "
               f"{' '.join(f'{ratio:.2f}x' for ratio in ratios)} (median {statistics.median(ratios):.2f}x)")
+    record(args, "whole runs", {"flags": list(WHOLE_RUN), "wall": wall, "cpu": cpu,
+                                "emulate_avx2": args.emulate_avx2})
 
 
 def steps_in_an_epoch(text):
@@ -388,6 +450,9 @@ def parse_arguments():
     # for --configurations' processes: print the measurements as JSON; time the post's code on tf_keras
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--keras2", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--pytorch", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--record", default=None, metavar="FILE",
+                        help="also keep what was measured, with where and on what, as JSON (default: print only)")
     args = parser.parse_args()
     if args.configurations and args.whole_runs:
         parser.error("--configurations and --whole-runs time different things: give one")
@@ -415,6 +480,8 @@ def main():
         args.variants.insert(0, "plain")
     choose_backend()  # as fashion_mnist.py does, before Keras loads (each configuration's process names its own)
     seconds, train_seconds, flops, ceiling = time_variants(args)
+    record(args, "variants", {"seconds": seconds, "train_seconds": train_seconds, "flops": flops, "ceiling": ceiling,
+                              "steps": args.steps, "emulate_avx2": args.emulate_avx2})
     if args.json:
         import json
 

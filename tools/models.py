@@ -3,14 +3,16 @@ spells these lines out, as the post does) and on Keras 2, tf_keras (the benchmar
 from pyimagesearch.schedule import legacy_time_decay
 
 
-def compile_as_in_the_post(model, init_lr=1e-2, epochs=25, **compile_arguments):
+def compile_as_in_the_post(model, init_lr=1e-2, epochs=25, optimizer=None, **compile_arguments):
     """`model.compile` with the post's loss, metric and optimizer (SGD, momentum 0.9, decay init_lr / epochs).
 
     fashion_mnist.py spells these lines out, as the post does, so that a reader can follow them there; the benchmark
-    and the tests call this instead. `compile_arguments` go to `model.compile` (e.g. `steps_per_execution`).
+    and the tests call this instead. `optimizer` is the SGD class (Keras's by default); `compile_arguments` go to
+    `model.compile` (e.g. `steps_per_execution`).
     """
     from keras.optimizers import SGD
 
+    SGD = optimizer or SGD
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
                   optimizer=SGD(learning_rate=legacy_time_decay(init_lr, init_lr / epochs), momentum=0.9),
                   **compile_arguments)

@@ -39,6 +39,13 @@ def machine(cpus=None):
     return {"cpu": cpu_model(), "features": sorted(cpu_features()), "cpus": cpus, "system": platform.system()}
 
 
+def installed_version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def versions(backend):
     """Python's version, the backend Keras runs on, and the versions of Keras, numpy and the backend's packages."""
     installed = {}
