@@ -132,7 +132,7 @@ def _nearest(train_rows, validation_rows, offset, spread, seed):
 def format_duplicates(found, training_name="training", validation_name="validation"):
     """One line: the counts, the first few pairs and what the distances are in."""
     line = (f"{found.exact:,} of {found.validation:,} {validation_name} examples are exact copies of {training_name} "
-            f"examples and {found.near:,} more are near copies (within {found.threshold:g} {found.unit})")
+            f"examples and {found.near:,} more are near copies (within {found.threshold:.2g} {found.unit})")
     pairs = [f"{validation_name} {validation} = {training_name} {train}" for train, validation in found.exact_pairs]
     pairs += [f"{validation_name} {validation} ~ {training_name} {train} ({distance:.3f})"
               for train, validation, distance in found.near_pairs]

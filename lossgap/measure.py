@@ -9,8 +9,8 @@ with and without its family. State a model keeps outside Keras's variables (a pl
 number attribute of a layer of the user's) is put back after each pass.
 
 The passes in training mode go at the run's batch size, since batch-norm's batch statistics depend on it; the pass
-in inference mode goes in chunks of at least 256 examples (its result does not depend on the batch), and every
-standard error is taken over chunks of that size.
+in inference mode goes in chunks of up to 256 examples (its result does not depend on the batch; smaller chunks where
+the sample would give fewer than 20), and every standard error is taken over chunks of that size.
 """
 import contextlib
 from typing import NamedTuple
@@ -22,7 +22,8 @@ from .families import AS_TRAINING_SEES_IT, FAMILIES
 from .gaps import ERROR_KEYS, PENALTY, TERMS
 from .keras_internals import all_layers, call_takes_training, seed_generators, torch_global_generator_forked
 
-INFERENCE_CHUNK = 256  # examples at least, in a multiple of the batch size
+INFERENCE_CHUNK = 256  # examples at most, in a multiple of the batch size
+CHUNKS = 20            # at least, where the sample allows, for the standard errors
 
 
 def training_sample(count, size, seed=None):
@@ -107,13 +108,20 @@ class Passes:
         self.chunk = batch_size * -(-INFERENCE_CHUNK // batch_size)
         self._steps = {}
 
+    def chunk_for(self, count):
+        """The chunk for a sample of `count` examples: INFERENCE_CHUNK, or smaller (down to one batch) where that
+        would leave fewer than CHUNKS chunks to take a standard error over."""
+        batches = max(1, min(self.chunk, count // CHUNKS) // self.batch_size)
+        return self.batch_size * batches
+
     def run(self, images, targets, training, seeds, state=()):
         """(chunk means of the loss, chunk means of the penalty, chunk sizes) over the arrays; `state` is the
         switches' setting (TrainingOnlyLayers.state()), which the compiled step depends on."""
         step = self._step(training, state)
         states, torch_seed = seeds
         count = size_of(images)
-        batch = self.batch_size if training else self.chunk
+        chunk = self.chunk_for(count)
+        batch = self.batch_size if training else chunk
         per_batch = []
         with state_kept(self.model), torch_global_generator_forked(np.random.default_rng(torch_seed)):
             for start in range(0, count, batch):
@@ -121,7 +129,7 @@ class Passes:
                 loss, penalty, states = step(*part, states)
                 per_batch.append((float(loss), float(penalty), size_of(part[0])))
         losses, penalties, sizes = (np.array(column) for column in zip(*per_batch))
-        return chunked(losses, sizes, self.chunk), chunked(penalties, sizes, self.chunk), chunk_sizes(sizes, self.chunk)
+        return chunked(losses, sizes, chunk), chunked(penalties, sizes, chunk), chunk_sizes(sizes, chunk)
 
     def _step(self, training, state):
         key = (training, state)

@@ -9,6 +9,7 @@ tables between their `<!-- begin: NAME -->` and `<!-- end: NAME -->` lines. Noth
 test suite runs the --check comparison, so a change of code that changes a table fails until the docs follow.
 """
 import argparse
+import json
 import os
 
 import numpy as np
@@ -29,6 +30,20 @@ EXAMPLE = os.path.join("docs", "digits", "train-explained", "fit-1")
 def study(name):
     """The histories of the kept study `name`, seed 0 first."""
     return load_study(os.path.join(ROOT, STUDIES, name), RUNS[name])
+
+
+def measured(*names):
+    """The provenance of the kept studies `names`, from their study.json, one line each: no machine, date or version
+    beside a generated table is typed by hand."""
+    from tools.provenance import describe
+
+    lines = []
+    for name in names:
+        with open(os.path.join(ROOT, STUDIES, name, FLAGS_FILE)) as file:
+            runs = json.load(file)["runs"]
+        line = describe(runs, label="seed" if all(key.isdigit() for key in runs) else "run")
+        lines.append(f"_{'`docs/studies/' + name + '`: ' if len(names) > 1 else ''}{line}_")
+    return "\n\n".join(lines)
 
 
 def spread(values, digits, signed=False):
@@ -161,25 +176,28 @@ def blocks():
 
     bfloat16 = study("quick-bf16")
     return {
-        ("README.md", "full-run"): readme_full_run(full),
+        ("README.md", "full-run"): readme_full_run(full) + "\n\n" + measured("full"),
         ("docs/explain.md", "digits-terms"): "```\n" + "\n".join(format_gaps(mean_gaps(example_history()))) + "\n```",
-        ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16),
-        ("docs/reasons.md", "sampling"): sampling_table(),
-        ("docs/default_run.md", "every-epoch"): every_epoch(full),
+        ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
+        + measured("quick", "quick-bf16"),
+        ("docs/reasons.md", "sampling"): sampling_table() + "\n\n" + measured("sampling"),
+        ("docs/default_run.md", "every-epoch"): every_epoch(full) + "\n\n" + measured("full"),
         ("docs/reasons.md", "full-terms"): terms_table(
             full, [("epoch 1", slice(0, 1)), ("epochs 1-3", slice(0, 3)), (f"all {epochs} epochs", slice(None)),
-                   ("last 5 epochs", slice(-5, None))], 4, f"mean over seeds 0-{len(full) - 1} (min to max)"),
+                   ("last 5 epochs", slice(-5, None))], 4, f"mean over seeds 0-{len(full) - 1} (min to max)")
+        + "\n\n" + measured("full"),
         ("docs/reasons.md", "quick-terms"): terms_table(
             quick, [("epoch 1", slice(0, 1)), ("epoch 2", slice(1, 2))], 3,
-            f"mean over seeds 0-{len(quick) - 1} (min to max)"),
+            f"mean over seeds 0-{len(quick) - 1} (min to max)") + "\n\n" + measured("quick"),
         ("docs/reasons.md", "augment-quick"): comparison_table(
             [("epoch 1, without", quick, slice(0, 1)), ("epoch 1, with `--augment`", augment, slice(0, 1)),
              ("epoch 2, without", quick, slice(-1, None)), ("epoch 2, with `--augment`", augment, slice(-1, None))],
-            3, f"mean over seeds 0-{len(quick) - 1} (min to max)"),
+            3, f"mean over seeds 0-{len(quick) - 1} (min to max)") + "\n\n" + measured("quick", "quick-augment"),
         ("docs/reasons.md", "augment-six"): comparison_table(
             [("epoch 6, without", six, slice(-1, None)), ("epoch 6, with `--augment`", six_augment, slice(-1, None)),
              ("epochs 2-6, without", six, slice(1, 6)), ("epochs 2-6, with `--augment`", six_augment, slice(1, 6))],
-            3, f"mean over seeds 0-{len(six) - 1} (min to max)"),
+            3, f"mean over seeds 0-{len(six) - 1} (min to max)") + "\n\n" + measured("six-epochs",
+                                                                                      "six-epochs-augment"),
     }
 
 

@@ -58,11 +58,71 @@ def versions(backend):
 
 
 def commit(root=ROOT):
-    """The repository's commit, with "+changes" when tracked files differ from it; None outside a git clone."""
+    """The repository's commit, with "+changes" when tracked Python files differ from it; None outside a git clone."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        # code only: a study's own histories and records in docs/ are not the code it ran on
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "*.py"], cwd=root,
                                  capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+
+
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+
+
+def run_summary(parts):
+    """(date, where, code, wall seconds or None) of a run from its parts (a run stopped and resumed has several)."""
+    first = parts[0]
+    date = first.get("date") or first["started"][:10]
+    machine, versions = first["machine"], first["versions"]
+    backend = versions.get("backend")
+    software = ", ".join([f"Python {versions['python']}"]
+                         + [f"{BACKEND_NAMES[backend]} {versions[package]}" for package in PACKAGES.get(backend, ())
+                            if package in versions and package != "jaxlib"]
+                         + [f"Keras {versions['keras']}"])
+    where = f"{machine['cpu']}, {machine['cpus']} CPUs, {software}"
+    commits = sorted({(part.get("commit") or "")[:7] + ("+changes" if "+changes" in (part.get("commit") or "") else "")
+                      for part in parts})
+    code = f"commit {', '.join(commits)}" if all(commits) else "code not recorded"
+    if "numpy" in versions:
+        code += f", numpy {versions['numpy']}"
+    walls = [part.get("wall_seconds") for part in parts]
+    wall = sum(walls) if all(wall is not None for wall in walls) else None
+    if len(parts) > 1:
+        code += f", in {len(parts)} parts (stopped and resumed)"
+    return date, where, code, wall
+
+
+def describe(runs, label="seed"):
+    """One sentence: where and on what each group of runs was measured, from a study's {name: parts}."""
+    groups = []
+    for name, parts in runs.items():
+        date, where, code, wall = run_summary(parts)
+        if groups and groups[-1][1:4] == (date, where, code):
+            groups[-1][0].append(name)
+            groups[-1][4].append(wall)
+        else:
+            groups.append(([name], date, where, code, [wall]))
+
+    def names(members):
+        if all(member.isdigit() for member in members):
+            numbers = [int(member) for member in members]
+            if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
+                return f"{label}s {numbers[0]}-{numbers[-1]}"
+        return f"{label}{'s' * (len(members) > 1)} {', '.join(members)}"
+
+    same_place = len({group[2] for group in groups}) == 1
+    sentences = []
+    for members, date, where, code, walls in groups:
+        text = f"{names(members)}: {date}, {'' if same_place else where + ', '}{code}"
+        if all(wall is not None for wall in walls):
+            text += ", " + " and ".join(_duration(wall) for wall in walls) + " of wall time"
+        sentences.append(text)
+    return "Measured on " + groups[0][2] + ("; " if same_place else ". ") + "; ".join(sentences) + "."
+
+
+def _duration(seconds):
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

@@ -389,11 +389,18 @@ def load_study(folder, runs):
 
 
 def study_summary(folder, runs):
-    """(summary.md's text, the figures) of the finished study in `folder`, under the flags its study.json holds."""
-    with open(os.path.join(folder, FLAGS_FILE)) as file:
-        flags = json.load(file)["flags"]
+    """(summary.md's text, the figures) of the finished study in `folder`, under the flags its study.json holds, with
+    where and on what its runs were measured."""
+    from tools.provenance import describe
+
+    recorded = read_study_file(folder)
+    flags = recorded["flags"]
     figures_ = figures(load_study(folder, runs), POST if trains_as_the_post(training_settings(flags)) else {})
-    return summary_markdown(figures_, runs, flags), figures_
+    where = {seed: parts for seed, parts in recorded["runs"].items() if int(seed) < runs}
+    text = summary_markdown(figures_, runs, flags)
+    if where:
+        text += f"\n{describe(where)}\n"
+    return text, figures_
 
 
 def main():
