@@ -25,6 +25,7 @@ STUDIES = os.path.join("docs", "studies")
 RUNS = {"full": 3, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
 # the worked example of explain.py: docs/digits/train.py's one fit(), measured
 EXAMPLE = os.path.join("docs", "digits", "train-explained", "fit-1")
+EXAMPLE_RECORD = os.path.join("docs", "records", "digits-example.json")
 
 
 def study(name):
@@ -167,6 +168,38 @@ def example_history():
     return load_history(os.path.join(ROOT, EXAMPLE + ".pickle"))
 
 
+def example_block():
+    """The worked example's table and answer in words, as the command printed them, and where it ran."""
+    import textwrap
+
+    from lossgap.answer import answer
+    from lossgap.gaps import format_gaps, mean_gaps
+    from lossgap.leaks import find_duplicates
+    from tools.provenance import describe
+
+    history = example_history()
+    digits = example_data()
+    printed = format_gaps(mean_gaps(history)) + [textwrap.fill(paragraph, 118)
+                                                  for paragraph in answer(history, find_duplicates(*digits))]
+    with open(os.path.join(ROOT, EXAMPLE_RECORD)) as file:
+        runs = json.load(file)["runs"]
+    return "```\n" + "\n".join(printed) + "\n```\n\n_" + describe(runs, label=None) + "_"
+
+
+def example_data():
+    """The example's training and validation images, as its fit(validation_split=0.2) splits them."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from lossgap.keras_internals import validation_split_of
+
+    digits = load_digits()
+    images = digits.images.reshape((-1, 8, 8, 1)).astype("float32") / 16.0
+    x_train = train_test_split(images, digits.target, test_size=0.25, random_state=0)[0]
+    training, validation = validation_split_of((x_train,), 0.2)
+    return training[0], validation[0]
+
+
 def blocks():
     """{(page, block name): its Markdown}, every generated block of every page."""
     full, quick, augment = study("full"), study("quick"), study("quick-augment")
@@ -177,7 +210,7 @@ def blocks():
     bfloat16 = study("quick-bf16")
     return {
         ("README.md", "full-run"): readme_full_run(full) + "\n\n" + measured("full"),
-        ("docs/explain.md", "digits-terms"): "```\n" + "\n".join(format_gaps(mean_gaps(example_history()))) + "\n```",
+        ("docs/explain.md", "digits-terms"): example_block(),
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
         + measured("quick", "quick-bf16"),
         ("docs/reasons.md", "sampling"): sampling_table() + "\n\n" + measured("sampling"),

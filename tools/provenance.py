@@ -107,6 +107,8 @@ def describe(runs, label="seed"):
             groups.append(([name], date, where, code, [wall]))
 
     def names(members):
+        if label is None:
+            return ", ".join(members)
         if all(member.isdigit() for member in members):
             numbers = [int(member) for member in members]
             if numbers == list(range(numbers[0], numbers[-1] + 1)) and len(numbers) > 1:
@@ -124,5 +126,7 @@ def describe(runs, label="seed"):
 
 
 def _duration(seconds):
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     minutes = round(seconds / 60)
     return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
