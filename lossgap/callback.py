@@ -70,7 +70,8 @@ class ReasonDiagnostics(keras.callbacks.Callback):
 
     def set_model(self, model):
         super().set_model(model)
-        self._passes, self._found = Passes(model, self.batch_size), None
+        if self._passes is None or self._passes.model is not model:  # another fit() of the same model keeps its steps
+            self._passes, self._found = Passes(model, self.batch_size), None
 
     def on_train_begin(self, logs=None):
         self.refusal = own_loss_computation(self.model)

@@ -34,6 +34,7 @@ import numpy as np
 
 from .arguments import non_negative_int, seed
 from .errors import UserError
+from .families import SAMPLE_SIZE
 from .gaps import EPOCH
 
 MARKER = ".explain"  # in an output folder of ours, so that we never write into a folder of the reader's
@@ -51,8 +52,8 @@ def argument_parser(prog=PROG):
                         help="folder for fit-K.pickle and fit-K.png, made when the first is saved (default: "
                              "SCRIPT's name + '-explained', beside it); an existing folder must be one this command "
                              "made")
-    parser.add_argument("--sample-size", type=non_negative_int, default=10000, metavar="N",
-                        help="training examples measured, 0 for all (default: 10000)")
+    parser.add_argument("--sample-size", type=non_negative_int, default=SAMPLE_SIZE, metavar="N",
+                        help=f"training examples measured, 0 for all (default: {SAMPLE_SIZE})")
     parser.add_argument("--seed", type=seed, default=None, metavar="S",
                         help="seed of the measurements' own random draws and of the sample (default: none)")
     parser.add_argument("--log", action="store_true",

@@ -25,6 +25,9 @@ from typing import Callable, NamedTuple, Optional
 
 # the training sample as training sees it, at the end of the epoch
 AS_TRAINING_SEES_IT = "train_end_loss"
+# training examples in the sample unless told otherwise: few enough that measuring costs under a tenth of a default
+# epoch of fashion_mnist.py, and each term's standard error is kept to say what it can tell (docs/reasons.md, cost)
+SAMPLE_SIZE = 5000
 
 
 class Family(NamedTuple):

@@ -103,7 +103,7 @@ def test_each_training_flag_refuses_a_bad_value_naming_flag_and_value(flag, valu
 def test_the_training_flags_default_to_the_posts_settings():
     args = parse_training_flags("--history", "h.pickle")
     assert (args.epochs, args.batch_size, args.lr, args.seed, args.dropout_scale) == (25, 32, 0.01, None, 1.0)
-    assert (args.train_size, args.test_size, args.diagnostics_size) == (None, None, 10000)
+    assert (args.train_size, args.test_size, args.diagnostics_size) == (None, None, 5000)
 
 
 def test_history_is_required(capsys):

@@ -6,6 +6,7 @@ import argparse
 from typing import NamedTuple
 
 from lossgap.arguments import non_negative_int, positive_float, positive_int, seed
+from lossgap.families import SAMPLE_SIZE
 
 TRAINS = "trains"     # changes how the model trains: the post's figures stand beside a run only if all are its
 RECORDS = "records"   # changes what a run records, or where its images come from, but not how it trains
@@ -56,9 +57,9 @@ FLAGS = (
     Flag("--diagnostics", RECORDS, dict(action="store_true",
                                         help="also record, each epoch, the losses that split val_loss - loss into "
                                              "its reasons, and say what they add up to (default: off)")),
-    Flag("--diagnostics-size", RECORDS, dict(type=non_negative_int, default=10000, metavar="N",
+    Flag("--diagnostics-size", RECORDS, dict(type=non_negative_int, default=SAMPLE_SIZE, metavar="N",
                                              help="training images measured by --diagnostics, 0 for all (default: "
-                                                  "10000)")),
+                                                  f"{SAMPLE_SIZE})")),
     Flag("--diagnostics-seed", RECORDS, dict(type=seed, default=None, metavar="S",
                                              help="seed of --diagnostics' sample and random draws, apart from "
                                                   "training's (default: --seed)")),
