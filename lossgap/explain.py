@@ -402,22 +402,28 @@ class Explainer:
 
 class _AfterImport(importlib.abc.MetaPathFinder):
     """Calls `then(module)` right after the module `name` has been imported for the first time: its own loader runs
-    it, and `then` follows."""
+    it, and `then` follows. A mere lookup of its spec (TensorFlow looks Keras up so before importing it) runs
+    nothing; the finder stays until the module is loaded."""
 
     def __init__(self, name, then):
-        self.name, self.then = name, then
+        self.name, self.then, self.looking = name, then, False
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != self.name:
+        if fullname != self.name or self.looking:
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
+        self.looking = True
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self.looking = False
         if spec is not None and spec.loader is not None:
-            load, then = spec.loader.exec_module, self.then
+            load, finder = spec.loader.exec_module, self
 
             def exec_module(module):
+                if finder in sys.meta_path:
+                    sys.meta_path.remove(finder)
                 load(module)
-                then(module)
+                finder.then(module)
 
             spec.loader.exec_module = exec_module
         return spec

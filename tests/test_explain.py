@@ -400,3 +400,25 @@ def test_a_model_the_measurement_cannot_take_trains_on_untouched_and_says_so(tmp
             "and training went on untouched\n") in result.stdout
     assert "keys ['loss', 'val_loss']" in result.stdout  # nothing half-measured left in the reader's history
     assert not (tmp_path / "train-explained" / "fit-1.pickle").exists()
+
+
+TF_KERAS = """
+import numpy as np
+import tensorflow as tf
+
+x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+y = (x.sum(axis=1) > 0).astype("float32")
+model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(8, activation="relu"),
+                             tf.keras.layers.Dropout(0.3), tf.keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="sgd", loss="binary_crossentropy")
+model.fit(x, y, validation_split=0.25, epochs=2, batch_size=16, verbose=0)
+"""
+
+
+@pytest.mark.skipif(not installed("tensorflow"), reason="tf.keras is TensorFlow's")
+def test_a_script_that_reaches_keras_through_tf_keras_is_measured(tmp_path):
+    # TensorFlow looks Keras up before it imports it, as Géron's and TensorFlow's own tutorials reach it
+    result = explain(write_script(tmp_path, TF_KERAS))
+    assert result.returncode == 0, result.stderr
+    assert "[INFO] explain: fit() 1, val_loss - loss split into its reasons:" in result.stdout
+    assert set(DIAGNOSTIC_KEYS) <= set(measured_history(tmp_path))
