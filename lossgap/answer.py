@@ -15,6 +15,7 @@ PROSE = {"running_mean": "the running mean (reason 2)", "dropout": "dropout (rea
 REGULARIZERS = ("dropout", "noise", "augmentation")
 NOISE = 2.0   # standard errors: a term smaller than this many of them is read as noise
 EVEN = 5e-4   # a gap smaller than this is no gap
+BALANCE = 3.0  # the terms' sizes add up to more than this many gaps: shares would read as hundreds of percent
 
 
 class Span:
@@ -71,10 +72,13 @@ def describe(span, count):
         side = "below" if span.gap < 0 else "above"
         sentences = [f"{where} the validation loss is {abs(span.gap):.3f} {side} the training loss"]
         leading = span.leading()
-        shares = [f"{PROSE[name]} {signed(span.terms[name])} ({abs(span.terms[name] / span.gap):.0%})"
-                  for name in leading]
+        # shares of the gap say something only where the terms do not mostly cancel each other
+        balance = sum(abs(value) for value in span.terms.values()) > BALANCE * abs(span.gap)
+        shares = [f"{PROSE[name]} {signed(span.terms[name])}"
+                  + ("" if balance else f" ({abs(span.terms[name] / span.gap):.0%})") for name in leading]
         if shares:
-            sentences[0] += f": {_listed(shares)}"
+            sentences[0] += (", what is left of larger terms that pull both ways: " if balance else ": ") + \
+                _listed(shares)
         against = [name for name, value in span.terms.items()
                    if not span.noise(name) and value * span.gap < 0 and name != GENERALIZATION.id]
         if against:

@@ -110,3 +110,9 @@ def test_the_readmes_quick_run_shows_the_posts_effect(real_data, tmp_path):
     # (docs/studies/quick; epoch 1 is not, where two of them start above), and an accuracy far above chance
     assert recorded["val_loss"][1] < recorded["loss"][1]
     assert recorded["val_accuracy"][0] > 0.7 and recorded["val_accuracy"][-1] > 0.8
+
+
+def test_the_quick_run_the_readme_tells_of_is_the_one_its_record_was_made_with():
+    from tools.quick_run import QUICK
+
+    assert readme_quick_command()[2:] == list(QUICK)
