@@ -11,6 +11,7 @@ test suite runs the --check comparison, so a change of code that changes a table
 import argparse
 import json
 import os
+import statistics
 
 import numpy as np
 
@@ -168,6 +169,110 @@ def example_history():
     return load_history(os.path.join(ROOT, EXAMPLE + ".pickle"))
 
 
+QUICK_RECORD = os.path.join("docs", "records", "quick-run.json")
+
+
+def quick_run_block(quick):
+    """The README's quick run as it ran (tools/quick_run.py's record), and how the kept quick seeds start."""
+    from tools.provenance import describe
+
+    with open(os.path.join(ROOT, QUICK_RECORD)) as file:
+        record = json.load(file)
+    history, machine = record["history"], next(iter(record["runs"].values()))[0]["machine"]
+    same = record["stopped_and_resumed"] == history
+    below_first = sum(run["val_loss"][0] < run["loss"][0] for run in quick)
+    below_second = sum(run["val_loss"][1] < run["loss"][1] for run in quick)
+    return (f"On an {machine['cpu']} with {machine['cpus']} CPUs it took {record['wall_seconds']:.0f} s and printed "
+            f"loss {history['loss'][0]:.4f} then {history['loss'][1]:.4f}, val_loss {history['val_loss'][0]:.4f} then "
+            f"{history['val_loss'][1]:.4f}, and a final val_accuracy of {history['val_accuracy'][-1]:.4f}; another CPU "
+            "gives other digits, since oneDNN sums in another order there. Stopped with Ctrl-C after its first epoch "
+            f"and run again, it printed {'the same, every digit' if same else 'other digits'}. Over the "
+            f"{len(quick)} seeds of the kept quick study ([reasons.md](docs/reasons.md#the-quick-setting)), the "
+            f"validation loss starts below the training loss in {below_first} and lies below it in epoch 2 in "
+            f"{below_second}.\n\n_" + describe(record["runs"], label=None) + "_")
+
+
+RECORDS = os.path.join("docs", "records")
+# the benchmark records docs/speed.md's tables are built from: block name -> file in docs/records/
+SPEED_RECORDS = {"speed-peers": "benchmark-peers.json", "speed-variants": "benchmark-variants.json",
+                 "speed-whole-runs": "benchmark-whole-runs.json"}
+ROW_NAMES = {"tensorflow": "the default (Keras 3 on TensorFlow, as fashion_mnist.py runs)",
+             "keras2": "the post's own code on Keras 2 (tf_keras)", "pytorch": "MiniVGGNet in PyTorch eager",
+             "plain": "the default, as fashion_mnist.py runs", "fused-sgd": "SGD's update in TensorFlow's fused kernel",
+             "keras-sgd": "Keras's own SGD", "keras-bn": "Keras's own batch-norm layer",
+             "bf16": "`--mixed-precision` (bfloat16)", "jax": "Keras 3 on JAX", "torch": "Keras 3 on PyTorch",
+             "tensorflow-eigen": "TensorFlow's own kernels (oneDNN off)"}
+
+
+def record(name):
+    with open(os.path.join(ROOT, RECORDS, name)) as file:
+        return json.load(file)
+
+
+def where_measured(measured, extra=""):
+    """One line: the date, the machine, the versions and the commit a record was measured on."""
+    from tools.provenance import describe
+
+    return "_" + describe({"measured": [measured]}, label=None).replace("; measured: ", "; ") + extra + "_"
+
+
+def benchmark_table(kept):
+    """A benchmark record of --configurations or --variants as a table: per row the median seconds an epoch (60,000
+    training and 10,000 validation images, from timed batches), the range over the turns, each turn's ratio to the
+    first row's in the same turn, and the share of numpy's float32 matmul ceiling."""
+    names = list(kept["seconds"])
+    first = kept["seconds"][names[0]]
+    lines = [f"`{kept['command']}`", "",
+             "| | s an epoch, median (range) | the first row's time / this row's, turn by turn | of the matmul ceiling |",
+             "| --- | ---: | ---: | ---: |"]
+    for name in names:
+        seconds = kept["seconds"][name]
+        median = statistics.median(seconds)
+        ratios = " ".join(f"{reference / own:.2f}" for reference, own in zip(first, seconds))
+        achieved = kept["flops"] / median / 1e9
+        lines.append(f"| `{name}`: {ROW_NAMES.get(name, name)} | {median:.1f} ({min(seconds):.1f}-{max(seconds):.1f}) "
+                     f"| {ratios} | {achieved / kept['ceiling']:.0%} of {kept['ceiling']:.0f} GFLOP/s |")
+    turns = len(first)
+    lines += ["", where_measured(kept["measured"], f"; {turns} turns of {kept['steps']} batches each, the rows in turn"
+                                                   + ("; AVX2-only CPU emulated" if kept.get("emulate_avx2") else ""))]
+    return "\n".join(lines)
+
+
+def whole_runs_table(kept):
+    names = list(kept["wall"])
+    lines = [f"`{kept['command']}`", "", "| | wall s, median (each run) | CPU s, median (each run) |",
+             "| --- | ---: | ---: |"]
+    for name in names:
+        wall, cpu = kept["wall"][name], kept["cpu"][name]
+        lines.append(f"| {name} | {statistics.median(wall):.1f} ({', '.join(f'{value:.1f}' for value in wall)}) | "
+                     f"{statistics.median(cpu):.1f} ({', '.join(f'{value:.1f}' for value in cpu)}) |")
+    ratios = [post / ours for post, ours in zip(kept["cpu"][names[1]], kept["cpu"][names[0]])]
+    lines += ["", f"CPU time, {names[1]} / {names[0]}, pair by pair: {', '.join(f'{ratio:.2f}' for ratio in ratios)}.",
+              "", where_measured(kept["measured"], f"; each run {' '.join(kept['flags'])}")]
+    return "\n".join(lines)
+
+
+def diagnostics_cost_block():
+    kept = record("diagnostics-cost.json")
+    lines = [f"`{kept['command']}`", "", "| pair | epoch without, s | epoch with, s | of which measuring, s | ratio |",
+             "| ---: | ---: | ---: | ---: | ---: |"]
+    for index, (plain, measured, ratio) in enumerate(zip(kept["turns"]["plain"], kept["turns"]["measured"],
+                                                         kept["ratios"]), start=1):
+        lines.append(f"| {index} | {plain['epoch']:.1f} | {measured['epoch'] + measured['measuring']:.1f} | "
+                     f"{measured['measuring']:.1f} | {ratio:.3f} |")
+    return "\n".join(lines + ["", where_measured(kept["measured"], f"; a sample of {kept['diagnostics_size']:,} "
+                                                                    "training images")])
+
+
+def leak_timing_block():
+    kept = record("leak-timing.json")
+    return (f"`python -m tools.leak_timing --rows {kept['rows']} --features {kept['features']}`: "
+            f"{kept['training']:,} training and {kept['validation']:,} validation rows of {kept['features']:,} "
+            f"values, {kept['seconds']:.1f} s; found {kept['found exact']} of {kept['planted exact']} planted exact and "
+            f"{kept['found near']} of {kept['planted near']} planted near copies.\n\n"
+            + where_measured(kept["measured"]))
+
+
 def example_block():
     """The worked example's table and answer in words, as the command printed them, and where it ran."""
     import textwrap
@@ -210,6 +315,12 @@ def blocks():
     bfloat16 = study("quick-bf16")
     return {
         ("README.md", "full-run"): readme_full_run(full) + "\n\n" + measured("full"),
+        ("README.md", "quick-run"): quick_run_block(quick),
+        **{("docs/speed.md", name): benchmark_table(record(file)) for name, file in SPEED_RECORDS.items()
+           if name != "speed-whole-runs"},
+        ("docs/speed.md", "speed-whole-runs"): whole_runs_table(record(SPEED_RECORDS["speed-whole-runs"])),
+        ("docs/speed.md", "leak-timing"): leak_timing_block(),
+        ("docs/reasons.md", "diagnostics-cost"): diagnostics_cost_block(),
         ("docs/explain.md", "digits-terms"): example_block(),
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
         + measured("quick", "quick-bf16"),
