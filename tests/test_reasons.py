@@ -529,14 +529,17 @@ class NoisyTrainStep(keras.Sequential):
         return super().train_step((images + keras.random.normal(keras.ops.shape(images), stddev=0.3, seed=1), targets))
 
 
-def test_a_model_with_its_own_train_step_is_not_split_and_says_why(capsys):
+def softmax_on_pixels(kind):
+    """A builder of the smallest classifier as a Sequential subclass `kind`, compiled."""
     def build():
-        model = NoisyTrainStep([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                                keras.layers.Dense(10, activation="softmax")])
+        model = kind([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
         model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
         return model
+    return build
 
-    _, history, _, _ = fit_with_diagnostics(build, epochs=2)
+
+def test_a_model_with_its_own_train_step_is_not_split_and_says_why(capsys):
+    _, history, _, _ = fit_with_diagnostics(softmax_on_pixels(NoisyTrainStep), epochs=2)
     assert sorted(history) == ["loss", "val_loss"]
     assert capsys.readouterr().out == (
         "[INFO] ReasonDiagnostics: not measured: the model trains with a train_step of its own "
@@ -560,13 +563,7 @@ class ShiftedValidation(keras.Sequential):
 
 
 def test_a_val_loss_the_measurement_does_not_reproduce_is_not_split_and_says_by_how_much(capsys):
-    def build():
-        model = ShiftedValidation([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                                   keras.layers.Dense(10, activation="softmax")])
-        model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.05))
-        return model
-
-    model, history, _, validation = fit_with_diagnostics(build, epochs=2)
+    _, history, _, _ = fit_with_diagnostics(softmax_on_pixels(ShiftedValidation), epochs=2)
     assert sorted(history) == ["loss", "val_loss"]
     printed = capsys.readouterr().out
     measured, logged = (float(number) for number in re.findall(r"loss of (\S+) where Keras logged val_loss (\S+),",
