@@ -5,7 +5,7 @@ Use it on your own compiled model (Sequential, functional or subclassed, nested,
 
     from lossgap import ReasonDiagnostics, format_gaps, mean_gaps, training_sample
 
-    sample = training_sample(len(x), 10000, seed=0)
+    sample = training_sample(len(x), 5000, seed=0)
     H = model.fit(x, y, validation_data=(x_val, y_val), batch_size=32, epochs=10,
                   callbacks=[ReasonDiagnostics((x[sample], y[sample]), (x_val, y_val), batch_size=32, seed=0)])
     print("\\n".join(format_gaps(mean_gaps(H.history))))

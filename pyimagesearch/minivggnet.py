@@ -1,7 +1,7 @@
 """MiniVGGNet, the small VGG-style network of "Deep Learning for Computer Vision with Python", on Keras 3."""
 import keras
 
-from .speed.batch_norm import BatchNormalization
+from .speed.batch_norm import BatchNormalization as FusedBatchNormalization
 
 
 class MiniVGGNet:
@@ -21,8 +21,8 @@ class MiniVGGNet:
         if not 0 <= dropout_scale < 2:
             raise ValueError(f"dropout_scale must be in [0, 2) so that every rate stays below 1, got {dropout_scale}")
         K, layers = keras.backend, keras.layers
-        if batch_norm is None:
-            batch_norm = BatchNormalization if keras.__name__ == "keras" else layers.BatchNormalization
+        BatchNormalization = batch_norm or (FusedBatchNormalization if keras.__name__ == "keras"
+                                            else layers.BatchNormalization)
 
         # initialize the model along with the input shape to be "channels last" and the channels dimension itself
         inputShape = (height, width, depth)
@@ -43,7 +43,7 @@ class MiniVGGNet:
             for _ in range(2):
                 model.add(layers.Conv2D(filters, (3, 3), padding="same"))
                 model.add(layers.Activation("relu"))
-                model.add(batch_norm(axis=chanDim))
+                model.add(BatchNormalization(axis=chanDim))
             model.add(layers.MaxPooling2D(pool_size=(2, 2)))
             model.add(layers.Dropout(0.25 * dropout_scale))
 
@@ -51,7 +51,7 @@ class MiniVGGNet:
         model.add(layers.Flatten())
         model.add(layers.Dense(512))
         model.add(layers.Activation("relu"))
-        model.add(batch_norm())
+        model.add(BatchNormalization())
         model.add(layers.Dropout(0.5 * dropout_scale))
 
         # softmax classifier
