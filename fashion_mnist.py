@@ -13,17 +13,18 @@ reasons measured with --diagnostics, the split check).
 from pyimagesearch.runs import set_up_keras
 set_up_keras()  # ours: an installed backend and TensorFlow's faster CPU kernels, chosen before Keras loads
 from pyimagesearch.minivggnet import MiniVGGNet
+from sklearn.metrics import classification_report
+from keras.optimizers import SGD
+from keras.utils import to_categorical
+import keras
+import argparse
+# ours: Keras 2's decay on Keras 3, the data offline, the flags, the run around fit(), history files written whole
 from pyimagesearch.schedule import legacy_time_decay
 from pyimagesearch.datasets import load_fashion_mnist
 from pyimagesearch.runs.flags import add_run_flags
 from pyimagesearch.runs.training import TrainingRun
 from lossgap.errors import run
 from lossgap.history import save_history
-from sklearn.metrics import classification_report
-from keras.optimizers import SGD
-from keras.utils import to_categorical
-import keras
-import argparse
 
 
 def main():

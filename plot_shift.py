@@ -11,14 +11,15 @@ display it is saved beside the input. The lines marked `# ours:` are not the pos
 val_loss - loss as stacked bars of the terms it splits into, and prints those terms and what they say, in words.
 """
 # import the necessary packages
+import matplotlib.pyplot as plt
+import argparse
+# ours: safe history files, epochs counted from 1, the terms of the gap drawn and put into words, saved figures
+import textwrap
 from lossgap import answer, format_gaps, has_diagnostics, mean_gaps
 from lossgap.errors import run
 from lossgap.gaps import epoch_numbers
 from lossgap.history import check_same_length, load_history
 from lossgap.plots import LEGEND_POINTS, check_output, explain_single_epoch, plot_diagnostics, show_or_save
-import matplotlib.pyplot as plt
-import argparse
-import textwrap
 
 
 def main():
