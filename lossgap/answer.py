@@ -1,21 +1,22 @@
 """The answer to "why is my validation loss lower than my training loss?" in words, from a history with the terms:
-which of the post's reasons make the gap, in order, with their shares, for the first epochs and, where they differ,
-for the last ones; a term within twice its standard error counts as noise, and is named as such.
+which of the post's reasons pull the validation loss below the training loss and which push it above, in order of
+size, with each one's share of its side, for the first epochs and, where they differ, for the last ones (the same
+spans the table shows); a term within twice its standard error cannot be told from the sample's own error, and is
+named as such.
 """
 import numpy as np
 
 from .gaps import (GENERALIZATION, LOGGED_GAP, PENALTY, RUNNING_MEAN, acting_terms, epoch_numbers, gap_terms,
-                   term_errors)
+                   late_start, term_errors)
 
 # the terms as a sentence names them
 PROSE = {"running_mean": "the running mean (reason 2)", "dropout": "dropout (reason 1)",
-         "noise": "noise layers (reason 1)", "augmentation": "augmentation (reason 1)",
+         "noise": "GaussianNoise (reason 1)", "augmentation": "augmentation (reason 1)",
          "batch_norm": "batch-norm's batch statistics", "other": "the model's own training-only layers",
          "generalization": "generalization"}
 REGULARIZERS = ("dropout", "noise", "augmentation")
-NOISE = 2.0   # standard errors: a term smaller than this many of them is read as noise
-EVEN = 5e-4   # a gap smaller than this is no gap
-BALANCE = 3.0  # the terms' sizes add up to more than this many gaps: shares would read as hundreds of percent
+UNCLEAR = 2.0  # standard errors: a term smaller than this many of them cannot be told from the sample's error
+EVEN = 5e-4    # a gap smaller than this is no gap
 
 
 class Span:
@@ -31,82 +32,78 @@ class Span:
         self.errors = None if errors is None else {name: float(np.mean(errors[name][start:stop]))
                                                    for name in self.terms}
 
-    def noise(self, name):
-        return self.errors is not None and abs(self.terms[name]) < NOISE * self.errors[name]
+    def unclear(self, name):
+        return self.errors is not None and abs(self.terms[name]) < UNCLEAR * self.errors[name]
 
     def epochs(self):
         return f"epoch {self.first}" if self.first == self.last else f"epochs {self.first} to {self.last}"
 
-    def leading(self):
-        """The terms that are not noise, largest first, on the gap's side."""
-        side = [name for name, value in self.terms.items() if not self.noise(name) and value * self.gap > 0]
+    def side(self, sign):
+        """The terms that are clear of their error, pulling the validation loss down (sign -1) or pushing it up
+        (+1), largest first."""
+        side = [name for name, value in self.terms.items() if not self.unclear(name) and value * sign > 0]
         return sorted(side, key=lambda name: -abs(self.terms[name]))
+
+    def within(self, name):
+        """`value ± twice its error`, for a term that cannot be told from the sample's error."""
+        return f"{signed(self.terms[name])} ± {UNCLEAR * self.errors[name]:.3f}"
 
 
 def spans_of(history, terms, errors):
-    """The first epochs (up to 3) and, in a longer run, the last ones: from where the gap last took the sign it
-    ends with, or the last third of the run where it kept its sign throughout."""
+    """The first epochs (up to 3) and, in a longer run, the last ones (gaps.late_start), as the table shows them."""
     count = len(terms[LOGGED_GAP])
     early = Span(history, terms, errors, 0, min(3, count))
-    if count <= 3:
-        return [early]
-    sign = np.sign(terms[LOGGED_GAP])
-    start = count - 1
-    while start > 0 and sign[start - 1] == sign[-1]:
-        start -= 1
-    if start < 3:
-        start = max(3, count - max(1, count // 3))
-    return [early, Span(history, terms, errors, start, count)]
+    start = late_start(terms[LOGGED_GAP])
+    return [early] if start is None else [early, Span(history, terms, errors, start, count)]
 
 
 def signed(value):
-    return f"{value:+.3f}" if round(value, 3) else f"{value:+.4f}"
+    return f"{value:+.3f}"
+
+
+def _listed(parts):
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _side(span, names):
+    """`A -0.117 (54%), B -0.100 (46%)`: each with its share of the side's total, where there are several."""
+    total = sum(abs(span.terms[name]) for name in names)
+    return _listed([f"{PROSE[name]} {signed(span.terms[name])}"
+                    + (f" ({abs(span.terms[name]) / total:.0%})" if len(names) > 1 else "") for name in names])
 
 
 def describe(span, count):
-    """A few sentences on one span: the gap, what makes it, what pushes the other way, generalization's verdict."""
+    """A few sentences on one span: the gap, what pulls the validation loss down and what pushes it up, generalization's
+    verdict on reason 3, and what the sample cannot tell."""
     where = "In " + span.epochs() if count > 1 else "In its one epoch"
     if abs(span.gap) < EVEN:
-        sentences = [f"{where} the validation loss equals the training loss to three decimals ({signed(span.gap)})."]
+        sentences = [f"{where} the validation loss equals the training loss to three decimals."]
     else:
-        side = "below" if span.gap < 0 else "above"
-        sentences = [f"{where} the validation loss is {abs(span.gap):.3f} {side} the training loss"]
-        leading = span.leading()
-        # shares of the gap say something only where the terms do not mostly cancel each other
-        balance = sum(abs(value) for value in span.terms.values()) > BALANCE * abs(span.gap)
-        shares = [f"{PROSE[name]} {signed(span.terms[name])}"
-                  + ("" if balance else f" ({abs(span.terms[name] / span.gap):.0%})") for name in leading]
-        if shares:
-            sentences[0] += (", what is left of larger terms that pull both ways: " if balance else ": ") + \
-                _listed(shares)
-        against = [name for name, value in span.terms.items()
-                   if not span.noise(name) and value * span.gap < 0 and name != GENERALIZATION.id]
-        if against:
-            sentences[0] += "; the other way: " + _listed([f"{PROSE[name]} {signed(span.terms[name])}"
-                                                           for name in against])
-        sentences[0] += "."
+        sentences = [f"{where} the validation loss is {abs(span.gap):.3f} {'below' if span.gap < 0 else 'above'} "
+                     "the training loss."]
+    down, up = span.side(-1), span.side(+1)
+    if down:
+        sentences.append(f"Pulling it down: {_side(span, down)}.")
+    if up:
+        sentences.append(f"Pushing it up: {_side(span, up)}.")
     sentences.append(_generalization(span))
-    noise = [name for name in span.terms if span.noise(name) and name != GENERALIZATION.id]
-    if noise:
-        sentences.append("Within twice their standard error, so noise: " + _listed(
-            [f"{PROSE[name]} ({signed(span.terms[name])} ± {span.errors[name]:.3f})" for name in noise]) + ".")
+    unclear = [name for name in span.terms if span.unclear(name) and name != GENERALIZATION.id]
+    if unclear:
+        sentences.append("Too small to tell from the sample's own error (within twice its standard error): "
+                         + _listed([f"{PROSE[name]}, {span.within(name)}" for name in unclear]) + ".")
     return " ".join(sentences)
 
 
 def _generalization(span):
     value = span.terms.get(GENERALIZATION.id, 0.0)
-    if span.noise(GENERALIZATION.id):
-        return (f"Generalization ({signed(value)} ± {span.errors[GENERALIZATION.id]:.3f}) is within its sampling "
-                "error: the sample cannot tell whether the validation set is easier.")
+    if span.unclear(GENERALIZATION.id):
+        return (f"Generalization, {span.within(GENERALIZATION.id)}, is within twice its standard error: the sample "
+                "cannot tell whether the validation set is easier.")
     if value < 0:
         return (f"The model does better on the validation set than on its training data in inference mode "
                 f"(generalization {signed(value)}): reason 3, a validation set that is easier, or leaks into the "
                 "training data.")
     return f"The validation set is not easier (generalization {signed(value)}): reason 3 plays no part."
-
-
-def _listed(parts):
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def answer(history, duplicates=None):
@@ -117,9 +114,10 @@ def answer(history, duplicates=None):
     count = len(terms[LOGGED_GAP])
     paragraphs = [describe(spans[0], count)]
     if len(spans) > 1:
-        late = spans[1]
-        same = (np.sign(late.gap) == np.sign(spans[0].gap) and late.leading()[:1] == spans[0].leading()[:1]
-                and (late.terms.get(GENERALIZATION.id, 0) < 0) == (spans[0].terms.get(GENERALIZATION.id, 0) < 0))
+        late, early = spans[1], spans[0]
+        same = (np.sign(late.gap) == np.sign(early.gap) and late.side(np.sign(late.gap))[:1] ==
+                early.side(np.sign(early.gap))[:1]
+                and (late.terms.get(GENERALIZATION.id, 0) < 0) == (early.terms.get(GENERALIZATION.id, 0) < 0))
         if same:
             paragraphs.append(f"The same holds in {late.epochs()} (gap {signed(late.gap)}): "
                               + ", ".join(f"{PROSE[name]} {signed(late.terms[name])}" for name in late.terms) + ".")
@@ -132,9 +130,10 @@ def answer(history, duplicates=None):
                           f"regularization ({signed(regularization)} of {signed(last.gap)}); the model may be "
                           "over-regularized, and less of it may lower both losses.")
     if PENALTY in history:
-        paragraphs.append(f"Weight and activity penalties add {history[PENALTY][-1]:.4f} to val_loss and to the "
-                          "training losses measured at the last epoch's end; how they changed during an epoch is in "
-                          f"{PROSE[RUNNING_MEAN.id]}.")
+        paragraphs.append(f"Losses the model adds to the compiled one (weight and activity penalties, add_loss) came to "
+                          f"{history[PENALTY][-1]:.4f} on the training sample in inference mode at the last epoch's "
+                          "end; they are in loss, val_loss and every measurement alike, and how they changed during "
+                          f"an epoch is part of {PROSE[RUNNING_MEAN.id]}.")
     if duplicates is not None:
         paragraphs.append(_leak(duplicates, last))
     return paragraphs
@@ -148,7 +147,7 @@ def _leak(found, span):
     generalization = span.terms.get(GENERALIZATION.id, 0.0)
     if share < 0.01:
         verdict = "too few for a leak to move the losses"
-        if generalization < 0 and not span.noise(GENERALIZATION.id):
+        if generalization < 0 and not span.unclear(GENERALIZATION.id):
             verdict += ", so the negative generalization term comes from an easier validation set, not a leak"
     else:
         verdict = (f"{share:.1%} of the validation set has a copy in the training data: a leak, which lowers "

@@ -52,6 +52,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         self.refusal = None
         self._passes = self._found = self._epoch_started = None
         self._with_penalty = None
+        self._after_fit = []
 
     @property
     def sample(self):
@@ -67,6 +68,15 @@ class ReasonDiagnostics(keras.callbacks.Callback):
 
     def say(self, line):
         print(f"[INFO] ReasonDiagnostics: {line}", flush=True)
+
+    def say_after_fit(self, line):
+        """Said once fit() ends: within an epoch the line would land inside Keras's progress bar."""
+        self._after_fit.append(line)
+
+    def on_train_end(self, logs=None):
+        for line in self._after_fit:
+            self.say(line)
+        self._after_fit = []
 
     def set_model(self, model):
         super().set_model(model)
@@ -114,7 +124,7 @@ class ReasonDiagnostics(keras.callbacks.Callback):
         if not self.history:
             self.refusal = self._val_loss_differs(logs["val_loss"], seeds)
             if self.refusal is not None:
-                self.say(f"not measured: {self.refusal}")
+                self.say_after_fit(f"not measured: {self.refusal}")
                 return
         measured = measure_epoch(self._passes, found, *self.sample, seeds)
         if self._with_penalty is None:

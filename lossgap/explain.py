@@ -29,6 +29,7 @@ import runpy
 import sys
 import textwrap
 import types
+import warnings
 
 import numpy as np
 
@@ -344,10 +345,10 @@ class Explainer:
                 sample, batch_size, reason = read_pipeline(x, kind, count)
                 if reason is not None:
                     return reason, None
-            print(f"{PREFIX} fit() {self.fits}: the training sample is the first "
-                  f"{'' if count is None else f'{count:,} '}examples as the {kind} pipeline yields them, so "
-                  "augmentation done in the pipeline stays in it (augmentation layers in the model are measured on "
-                  "their own)", flush=True)
+            print(f"{PREFIX} fit() {self.fits}: the training sample is the first batches the {kind} pipeline "
+                  f"yields, {'all of them' if count is None else f'up to {count:,} examples'}, so augmentation done "
+                  "in the pipeline stays in it (augmentation layers in the model are measured on their own)",
+                  flush=True)
             validation, reason = self.validation_of(settings)
             if reason is not None:
                 return reason, None
@@ -368,7 +369,12 @@ class Explainer:
         return validation, reason
 
     def report(self, history, training, validation, from_pipeline):
-        """The table, the answer in words with the leak check, and the history and figure saved."""
+        """The table, the answer in words with the leak check, and the history and figure saved, leaving Python's
+        record of the warnings the script has seen as it was."""
+        with warnings_seen_kept():
+            self._report(history, training, validation, from_pipeline)
+
+    def _report(self, history, training, validation, from_pipeline):
         from .answer import answer
         from .files import write_atomically
         from .gaps import format_gaps, mean_gaps
@@ -388,7 +394,7 @@ class Explainer:
         figure = plot_study([history])
         write_atomically(stem + ".png", lambda file: figure.savefig(file, format="png"),
                          suffix=".png")
-        print(f"{PREFIX} saved {stem}.pickle (python plot_shift.py --input {stem}.pickle draws it) and {stem}.png",
+        print(f"{PREFIX} saved {stem}.pickle, the history with the measurements, and {stem}.png, its figure",
               flush=True)
 
     def say_what_was_measured(self):
@@ -396,8 +402,11 @@ class Explainer:
         if not self.fits:
             print(f"{PREFIX} the script called no fit(), so there was nothing to measure", flush=True)
         elif not self.measured:
-            print(f"{PREFIX} none of the script's {self.fits} fit() calls was measured (each said why above)",
-                  flush=True)
+            if self.fits == 1:
+                print(f"{PREFIX} the script's one fit() was not measured (why is said above)", flush=True)
+            else:
+                print(f"{PREFIX} none of the script's {self.fits} fit() calls was measured (each said why above)",
+                      flush=True)
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -435,6 +444,20 @@ def when_imported(name, then):
         then(sys.modules[name])
     else:
         sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+@contextlib.contextmanager
+def warnings_seen_kept():
+    """Python shows a warning once per place, and forgets which it has shown whenever its filters change. matplotlib
+    and scikit-learn change them, and put them back, as they draw and search; so that the script's own warnings are
+    not shown again after a measured fit(), the forgetting (warnings' private `_filters_mutated`, which
+    `catch_warnings` and `filterwarnings` call) is held off for the block."""
+    forget = warnings._filters_mutated
+    warnings._filters_mutated = lambda: None
+    try:
+        yield
+    finally:
+        warnings._filters_mutated = forget
 
 
 def script_traceback(error, script):

@@ -108,7 +108,7 @@ def moving_statistics(layers):
 # switched off one after another in this order; the last present is measured in inference mode itself
 FAMILIES = (
     Family("dropout", "dropout (reason 1)", "train_end_nodropout_loss", dropout_switches, attributes_zero),
-    Family("noise", "noise layers (reason 1)", "train_end_nonoise_loss", noise_switches, attributes_zero),
+    Family("noise", "GaussianNoise (reason 1)", "train_end_nonoise_loss", noise_switches, attributes_zero),
     Family("augmentation", "augmentation (reason 1)", "train_end_noaugmentation_loss", None, called_in_inference),
     Family("batch-norm", "batch-norm statistics", "train_end_nobatchnorm_loss", batch_norm_switches,
            moving_statistics, reason=""),

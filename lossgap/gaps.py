@@ -90,16 +90,31 @@ def acting_terms(*term_tables):
             and any(np.any(np.asarray(table[name]) != 0) for table in term_tables)]
 
 
-def spans(epoch_count, first=1):
-    """[(label, number of epochs)] to average over: the first epoch, the first three and all of them, without
-    repeats; labels count from `first`."""
-    def label(epochs):
-        return f"epoch {first}" if epochs == 1 else f"epochs {first}-{first + epochs - 1}"
+def late_start(logged_gap):
+    """Where the last epochs the answer in words describes apart begin (an index), or None for a run of three epochs
+    or fewer: from where the gap last took the sign it ends with, or the last third of the run where it kept that
+    sign from epoch 3 on; never within the first three."""
+    count = len(logged_gap)
+    if count <= 3:
+        return None
+    sign = np.sign(logged_gap)
+    start = count - 1
+    while start > 0 and sign[start - 1] == sign[-1]:
+        start -= 1
+    return start if start >= 3 else max(3, count - max(1, count // 3))
 
-    result = [(label(1), 1)]
-    for epochs in (min(3, epoch_count), epoch_count):
-        if epochs > result[-1][1]:
-            result.append((label(epochs), epochs))
+
+def spans(epoch_count, first=1, late=None):
+    """[(label, slice of epochs)] to average over: the first epoch, the first three, the last ones from index `late`
+    (as late_start gives it) and all of them, without repeats; labels count from `first`."""
+    def label(start, stop):
+        return f"epoch {first + start}" if stop - start == 1 else f"epochs {first + start}-{first + stop - 1}"
+
+    result = [(label(0, 1), slice(0, 1))]
+    for start, stop in ((0, min(3, epoch_count)), (late, epoch_count), (0, epoch_count)):
+        if start is not None and (start, stop) not in [(part.start, part.stop) for _, part in result] \
+                and stop - start >= 1:
+            result.append((label(start, stop), slice(start, stop)))
     return result
 
 
@@ -111,8 +126,8 @@ class GapTable(NamedTuple):
 def mean_gaps(history):
     """The terms and the logged gap, each averaged over the epochs of each span."""
     terms = gap_terms(history)
-    columns = spans(len(history["loss"]), first_epoch(history))
-    rows = [(name, [float(np.mean(values[:epochs])) for _, epochs in columns]) for name, values in terms.items()]
+    columns = spans(len(history["loss"]), first_epoch(history), late_start(terms[LOGGED_GAP]))
+    rows = [(name, [float(np.mean(values[part])) for _, part in columns]) for name, values in terms.items()]
     return GapTable([label for label, _ in columns], rows)
 
 

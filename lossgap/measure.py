@@ -13,6 +13,7 @@ in inference mode goes in chunks of up to 256 examples (its result does not depe
 the sample would give fewer than 20), and every standard error is taken over chunks of that size.
 """
 import contextlib
+import functools
 from typing import NamedTuple
 
 import keras
@@ -136,10 +137,9 @@ class Passes:
         if key not in self._steps:
             backend = keras.backend.backend()
             if backend == "tensorflow":
-                import tensorflow as tf
-
-                step = tf.function(lambda images, targets, seeds: self._forward(images, targets, seeds, training),
-                                   reduce_retracing=True)
+                # a partial, not a lambda: TensorFlow counts the traces of one code object together, and would warn
+                # of retracing where each setting of the switches is traced once
+                step = _traced_once(functools.partial(self._forward, training=training))
             elif backend == "jax":
                 step = self._jax_step(training)
             else:
@@ -184,6 +184,29 @@ class Passes:
         import inspect
 
         return {"training": training} if "training" in inspect.signature(self.model.compute_loss).parameters else {}
+
+
+def _traced_once(function):
+    """`function` as a tf.function traced once, for any number of examples: its signature, taken from the first call,
+    leaves the batch's size open (the last batch, the validation data and the sample differ in it)."""
+    import tensorflow as tf
+
+    traced = None
+
+    def spec(value, open_batch):
+        value = tf.convert_to_tensor(value)
+        return tf.TensorSpec([None, *value.shape[1:]] if open_batch else value.shape, value.dtype)
+
+    def step(images, targets, seeds):
+        nonlocal traced
+        if traced is None:
+            signature = [tf.nest.map_structure(lambda value: spec(value, True), images),
+                         tf.nest.map_structure(lambda value: spec(value, True), targets),
+                         [spec(seed, False) for seed in seeds]]
+            traced = tf.function(function, input_signature=signature)
+        return traced(images, targets, list(seeds))
+
+    return step
 
 
 def chunk_sizes(sizes, chunk):

@@ -322,8 +322,9 @@ def figures(histories, post):
                                        ("epoch 1 val_loss", "val_loss", 0))]
     terms = study_gap_terms(histories)
     for label, epochs in spans(len(histories[0]["loss"])):
-        if epochs <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a family no run has is left out
-            result += [Figure(f"{label} {LABELS[name]}", [float(run[name][:epochs].mean()) for run in terms])
+        if epochs.start == 0 and epochs.stop <= 3:  # epoch 1 and epochs 1-3, where the post's question lives; a
+            # family no run has is left out
+            result += [Figure(f"{label} {LABELS[name]}", [float(run[name][epochs].mean()) for run in terms])
                        for name in acting_terms(*terms)]
     for name, epoch_of in (("first epoch with val_loss above loss", first_epoch_above),
                            ("epoch from which val_loss stays above loss", epoch_staying_above)):
