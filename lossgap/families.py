@@ -35,7 +35,7 @@ class Family(NamedTuple):
     label: str          # its term, as tables, figures and the answer in words name it
     key: str            # the measurement once this family and every family before it are switched off
     find: Optional[Callable]        # layer -> the switches it holds (found by trying for `augmentation`, `other`)
-    switch_off: Optional[Callable]  # switches -> a context manager; None: only inference mode switches it off
+    switch_off: Optional[Callable]  # switches -> what switches them back on; None: only inference mode does
     reason: str = "reason 1"        # the post's reason it belongs to, "" for none
 
 
@@ -66,52 +66,75 @@ def batch_norm_switches(layer):
     return [layer] if isinstance(layer, keras.layers.BatchNormalization) else []
 
 
-@contextlib.contextmanager
-def attributes_zero(switches):
-    """Set each (layer, attribute) to 0 for the block, and back afterwards, also on error."""
+def zero_attributes(switches):
+    """Set each (layer, attribute) to 0; returns what sets them back."""
     saved = [(layer, attribute, getattr(layer, attribute)) for layer, attribute in switches]
-    try:
-        for layer, attribute, _ in saved:
-            setattr(layer, attribute, 0)
-        yield
-    finally:
+    for layer, attribute, _ in saved:
+        setattr(layer, attribute, 0)
+
+    def back():
         for layer, attribute, value in saved:
             setattr(layer, attribute, value)
 
+    return back
 
-def called_in_inference(layers):
-    """Each layer computes as in inference (training=False) for the block, whatever mode the model runs in."""
-    from .keras_internals import calls_replaced
+
+def call_in_inference(layers):
+    """Make each layer compute as in inference (training=False), whatever mode the model runs in; returns what
+    undoes it."""
+    from .keras_internals import replace_calls
 
     def in_inference(call):
         return lambda *arguments, **keywords: call(*arguments, **{**keywords, "training": False})
 
-    return calls_replaced([(layer, in_inference) for layer in layers])
+    return replace_calls([(layer, in_inference) for layer in layers])
 
 
-@contextlib.contextmanager
-def moving_statistics(layers):
+def use_moving_statistics(layers):
     """Batch-norm on its moving statistics even with training=True: Keras documents `trainable = False` on a
-    BatchNormalization layer as inference mode. Restores each layer's and each weight's flag afterwards."""
+    BatchNormalization layer as inference mode. Returns what puts back each layer's and each weight's flag."""
     saved = [(layer, layer.trainable, [(weight, weight.trainable) for weight in layer.weights]) for layer in layers]
-    try:
-        for layer in layers:
-            layer.trainable = False
-        yield
-    finally:
+    for layer in layers:
+        layer.trainable = False
+
+    def back():
         for layer, trainable, weights in saved:
             layer.trainable = trainable
             for weight, weight_trainable in weights:
                 weight.trainable = weight_trainable
 
+    return back
+
+
+@contextlib.contextmanager
+def until_exit(back):
+    """A block at whose end, also on error, `back()` undoes a switch made before it."""
+    try:
+        yield
+    finally:
+        back()
+
+
+# the switches as context managers, for a block
+def attributes_zero(switches):
+    return until_exit(zero_attributes(switches))
+
+
+def called_in_inference(layers):
+    return until_exit(call_in_inference(layers))
+
+
+def moving_statistics(layers):
+    return until_exit(use_moving_statistics(layers))
+
 
 # switched off one after another in this order; the last present is measured in inference mode itself
 FAMILIES = (
-    Family("dropout", "dropout (reason 1)", "train_end_nodropout_loss", dropout_switches, attributes_zero),
-    Family("noise", "GaussianNoise (reason 1)", "train_end_nonoise_loss", noise_switches, attributes_zero),
-    Family("augmentation", "augmentation (reason 1)", "train_end_noaugmentation_loss", None, called_in_inference),
+    Family("dropout", "dropout (reason 1)", "train_end_nodropout_loss", dropout_switches, zero_attributes),
+    Family("noise", "GaussianNoise (reason 1)", "train_end_nonoise_loss", noise_switches, zero_attributes),
+    Family("augmentation", "augmentation (reason 1)", "train_end_noaugmentation_loss", None, call_in_inference),
     Family("batch-norm", "batch-norm statistics", "train_end_nobatchnorm_loss", batch_norm_switches,
-           moving_statistics, reason=""),
+           use_moving_statistics, reason=""),
     Family("other", "other training-only layers", "train_inference_loss", None, None, reason=""),
 )
 BY_NAME = {family.name: family for family in FAMILIES}
@@ -141,15 +164,19 @@ class TrainingOnlyLayers(NamedTuple):
     def active(self, family):
         """Whether the family acts in this model now: a rate (or stddev) above 0, or any layer of it."""
         found = self.switches[family.name]
-        if family.switch_off is attributes_zero:
+        if family.switch_off is zero_attributes:
             return any(getattr(layer, attribute) for layer, attribute in found)
         return bool(found)
 
-    def switched_off(self, family):
-        """A context manager that switches the family off for the block and back on after it, also on error."""
+    def switch_off(self, family):
+        """Switch the family off now; returns what switches it back on."""
         if family.switch_off is None:
             raise ValueError(f"{family.name!r} cannot be switched off layer by layer; inference mode switches it off")
         return family.switch_off(self.switches[family.name])
+
+    def switched_off(self, family):
+        """A context manager that switches the family off for the block and back on after it, also on error."""
+        return until_exit(self.switch_off(family))
 
     def layers(self, family):
         return [switch[0] if isinstance(switch, tuple) else switch for switch in self.switches[family.name]]
@@ -163,8 +190,8 @@ class TrainingOnlyLayers(NamedTuple):
         from .keras_internals import call_replaced
 
         return tuple((tuple(getattr(layer, attribute) for layer, attribute in self.switches[family.name])
-                      if family.switch_off is attributes_zero else
-                      tuple(call_replaced(layer) if family.switch_off is called_in_inference else layer.trainable
+                      if family.switch_off is zero_attributes else
+                      tuple(call_replaced(layer) if family.switch_off is call_in_inference else layer.trainable
                             for layer in self.switches[family.name]))
                      for family in FAMILIES if family.switch_off is not None)
 

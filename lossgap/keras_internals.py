@@ -33,25 +33,35 @@ def call_takes_training(layer):
     return layer._call_has_training_arg
 
 
-@contextlib.contextmanager
-def calls_replaced(replacements):
-    """For the block, `layer.call` is `make(layer.call)` for each (layer, make) in `replacements`, and the class's
-    own again afterwards, also on error. Keras's `Layer.__call__` looks `self.call` up at every call and hands it
-    `training` as a keyword, so an instance attribute takes over a layer nested anywhere, traced or eager; it is
-    set in the instance's __dict__ directly so that no Keras or torch attribute tracking sees it. Blocks nest: each
+def replace_calls(replacements):
+    """`layer.call` becomes `make(layer.call)` for each (layer, make) in `replacements`; returns what puts back the
+    calls each layer had. Keras's `Layer.__call__` looks `self.call` up at every call and hands it `training` as a
+    keyword, so an instance attribute takes over a layer nested anywhere, traced or eager; it is set in the
+    instance's __dict__ directly so that no Keras or torch attribute tracking sees it. Replacements nest: each undo
     restores what it found."""
-    replaced = []  # (layer, the replacement it had before, if any): blocks nest
-    try:
-        for layer, make in replacements:
-            replaced.append((layer, vars(layer).get("call")))
-            vars(layer)["call"] = make(layer.call)
-        yield
-    finally:
+    replaced = []  # (layer, the replacement it had before, if any)
+    for layer, make in replacements:
+        replaced.append((layer, vars(layer).get("call")))
+        vars(layer)["call"] = make(layer.call)
+
+    def back():
         for layer, before in reversed(replaced):
             if before is None:
                 del vars(layer)["call"]
             else:
                 vars(layer)["call"] = before
+
+    return back
+
+
+@contextlib.contextmanager
+def calls_replaced(replacements):
+    """replace_calls for the block, and back afterwards, also on error."""
+    back = replace_calls(replacements)
+    try:
+        yield
+    finally:
+        back()
 
 
 def call_replaced(layer):

@@ -115,52 +115,75 @@ class Passes:
         batches = max(1, min(self.chunk, count // CHUNKS) // self.batch_size)
         return self.batch_size * batches
 
-    def run(self, images, targets, training, seeds, state=()):
-        """(chunk means of the loss, chunk means of the penalty, chunk sizes) over the arrays; `state` is the
-        switches' setting (TrainingOnlyLayers.state()), which the compiled step depends on."""
-        step = self._step(training, state)
+    def run(self, images, targets, training, seeds, found=None, settings=((),)):
+        """Per setting, (chunk means of the loss, chunk means of the penalty), and the chunk sizes, over the arrays.
+        A setting is the families `found` holds that are switched off for its pass; the passes of all the settings
+        go in one compiled call per batch (where there are cores to spare, they run side by side), each with the
+        seed generators starting from `seeds`."""
+        step = self._step(training, found, settings)
         states, torch_seed = seeds
         count = size_of(images)
         chunk = self.chunk_for(count)
         batch = self.batch_size if training else chunk
-        per_batch = []
+        per_batch, sizes = [], []
+        threaded = [states] * len(settings)
         with state_kept(self.model), torch_global_generator_forked(np.random.default_rng(torch_seed)):
             for start in range(0, count, batch):
                 part = keras.tree.map_structure(lambda array: array[start:start + batch], (images, targets))
-                loss, penalty, states = step(*part, states)
-                per_batch.append((float(loss), float(penalty), size_of(part[0])))
-        losses, penalties, sizes = (np.array(column) for column in zip(*per_batch))
-        return chunked(losses, sizes, chunk), chunked(penalties, sizes, chunk), chunk_sizes(sizes, chunk)
+                losses, penalties, threaded = step(*part, threaded)
+                per_batch.append([(float(loss), float(penalty)) for loss, penalty in zip(losses, penalties)])
+                sizes.append(size_of(part[0]))
+        sizes = np.array(sizes)
+        results = []
+        for index in range(len(settings)):
+            losses, penalties = (np.array(column) for column in zip(*(batch[index] for batch in per_batch)))
+            results.append((chunked(losses, sizes, chunk), chunked(penalties, sizes, chunk)))
+        return results, chunk_sizes(sizes, chunk)
 
-    def _step(self, training, state):
-        key = (training, state)
+    def _step(self, training, found, settings):
+        key = (training, found.state() if found is not None else (),
+               tuple(tuple(family.name for family in setting) for setting in settings))
         if key not in self._steps:
+            forward = functools.partial(self._forward_all, training=training, found=found, settings=settings)
             backend = keras.backend.backend()
             if backend == "tensorflow":
                 # a partial, not a lambda: TensorFlow counts the traces of one code object together, and would warn
                 # of retracing where each setting of the switches is traced once
-                step = _traced_once(functools.partial(self._forward, training=training))
+                step = _traced_once(forward)
             elif backend == "jax":
-                step = self._jax_step(training)
+                step = self._jax_step(forward)
             else:
-                def step(images, targets, seeds):
-                    return self._forward(images, targets, seeds, training)
+                step = forward
             self._steps[key] = step
         return self._steps[key]
 
-    def _jax_step(self, training):
+    def _jax_step(self, forward):
         """jax.jit would bake the weights in as constants if the step read them: their values go in as arguments
         instead, mapped onto the variables by the StatelessScope (as Keras's own JAX trainer does). Eager, a
         measurement is thousands of small dispatches, which dominate on a GPU."""
         import jax
 
-        compiled = jax.jit(lambda values, images, targets, seeds:
-                           self._forward(images, targets, seeds, training, values))
+        compiled = jax.jit(lambda values, images, targets, seeds: forward(images, targets, seeds, values=values))
 
         def step(images, targets, seeds):
             return compiled([variable.value for variable in self.model.variables], images, targets, seeds)
 
         return step
+
+    def _forward_all(self, images, targets, seeds, training, found, settings, values=None):
+        """Each setting's pass over one batch: its families switched off while it is computed (so that a traced step
+        holds every setting), each from its own seed states; (losses, penalties, advanced seed states)."""
+        losses, penalties, advanced = [], [], []
+        for setting, setting_seeds in zip(settings, seeds):
+            back = _as_python(_switch_off)(found, setting)
+            try:
+                loss, penalty, states = self._forward(images, targets, setting_seeds, training, values)
+            finally:
+                _as_python(back)()
+            losses.append(loss)
+            penalties.append(penalty)
+            advanced.append(states)
+        return losses, penalties, advanced
 
     def _forward(self, images, targets, seeds, training, values=None):
         model = self.model
@@ -178,12 +201,32 @@ class Passes:
             penalty = keras.ops.sum(keras.ops.stack(penalties)) if penalties else keras.ops.zeros((), loss.dtype)
         return loss, penalty, [scope.get_current_value(state) for state in states]
 
-
     def _training_argument(self, training):
         """compute_loss's `training`, where it takes one (a compute_loss of the user's may not)."""
         import inspect
 
         return {"training": training} if "training" in inspect.signature(self.model.compute_loss).parameters else {}
+
+
+def _switch_off(found, setting):
+    """Switch the setting's families off; returns what switches them back on."""
+    undo = [found.switch_off(family) for family in setting]
+
+    def back():
+        for step in reversed(undo):
+            step()
+
+    return back
+
+
+def _as_python(function):
+    """`function`, kept as Python where TensorFlow traces the step: AutoGraph would take contextlib's context managers
+    apart; the model's own call is still converted as Keras's own steps convert it."""
+    if keras.backend.backend() != "tensorflow":
+        return function
+    import tensorflow as tf
+
+    return tf.autograph.experimental.do_not_convert(function)
 
 
 def _traced_once(function):
@@ -202,9 +245,9 @@ def _traced_once(function):
         if traced is None:
             signature = [tf.nest.map_structure(lambda value: spec(value, True), images),
                          tf.nest.map_structure(lambda value: spec(value, True), targets),
-                         [spec(seed, False) for seed in seeds]]
+                         tf.nest.map_structure(lambda value: spec(value, False), seeds)]
             traced = tf.function(function, input_signature=signature)
-        return traced(images, targets, list(seeds))
+        return traced(images, targets, seeds)
 
     return step
 
@@ -229,23 +272,19 @@ class EpochMeasurement(NamedTuple):
 
 def measure_epoch(passes, found, images, targets, seeds):
     """The measurements of one epoch, with each term's standard error: the sample as training sees it, then with
-    each family present switched off in turn, the last in inference mode; a family the model lacks costs no pass
-    (its measurement is the one before it again, its term exactly 0)."""
+    each family present switched off in turn (these passes in one compiled call per batch), the last in inference
+    mode; a family the model lacks costs no pass (its measurement is the one before it again, its term exactly 0)."""
     active = [family for family in FAMILIES if found.active(family)]
-    chunks = {}
-    with contextlib.ExitStack() as switched:
-        # with nothing active, training mode computes what inference mode does: one pass serves for all
-        chunks[AS_TRAINING_SEES_IT], penalties, sizes = passes.run(images, targets, bool(active), seeds, found.state())
-        previous = AS_TRAINING_SEES_IT
-        for family in FAMILIES:
-            if family in active:
-                last = family == active[-1]
-                if not last:
-                    switched.enter_context(found.switched_off(family))
-                chunks[family.key], penalties, _ = passes.run(images, targets, not last, seeds, found.state())
-            else:
-                chunks[family.key] = chunks[previous]
-            previous = family.key
+    # in training mode: nothing switched off, then the families before the last one present, one more each time
+    settings = [tuple(active[:count]) for count in range(len(active))]
+    in_training, sizes = passes.run(images, targets, True, seeds, found, settings) if active else ([], None)
+    # inference mode, as val_loss is measured: every family off (with nothing present, what training mode gives too)
+    [(inference, penalties)], sizes = passes.run(images, targets, False, seeds)
+    measured = [means for means, _ in in_training] + [inference]
+    chunks, previous = {AS_TRAINING_SEES_IT: measured[0]}, AS_TRAINING_SEES_IT
+    for family in FAMILIES:
+        chunks[family.key] = measured[active.index(family) + 1] if family in active else chunks[previous]
+        previous = family.key
     values = {key: float(np.average(means, weights=sizes)) for key, means in chunks.items()}
     errors = {}
     for term in TERMS:
@@ -270,6 +309,6 @@ def standard_error(values, sizes):
 
 def inference_loss(passes, images, targets, seeds):
     """The model's loss on arrays in inference mode, as measured here, for checking it against Keras's val_loss."""
-    means, _, sizes = passes.run(images, targets, False, seeds)
+    [(means, _)], sizes = passes.run(images, targets, False, seeds)
     return float(np.average(means, weights=sizes))
 
