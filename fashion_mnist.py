@@ -14,7 +14,7 @@ from pyimagesearch.runs import set_up_keras
 set_up_keras()  # ours: an installed backend and TensorFlow's faster CPU kernels, chosen before Keras loads
 from pyimagesearch.minivggnet import MiniVGGNet
 from sklearn.metrics import classification_report
-from keras.optimizers import SGD
+from pyimagesearch.speed.optimizer import SGD  # ours: Keras's SGD, its update in TensorFlow's fused kernel
 from keras.utils import to_categorical
 import keras
 import argparse

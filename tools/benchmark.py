@@ -178,8 +178,7 @@ class Variant:
 VARIANTS = {
     "plain": {},                                   # the post's model.fit, as fashion_mnist.py runs it
     "keras-bn": {"keras_batch_norm": True},        # with Keras's own batch-norm layer instead of the fused one
-    "fused-sgd": {"fused_sgd": True},              # SGD's update in TensorFlow's fused kernel
-    "keras-sgd": {"fused_sgd": False},             # Keras's own SGD
+    "keras-sgd": {"fused_sgd": False},             # Keras's own SGD instead of the fused update
     "steps8": {"steps_per_execution": 8},
     "steps32": {"steps_per_execution": 32},
     "xla": {"jit_compile": True},

@@ -7,10 +7,10 @@ def compile_as_in_the_post(model, init_lr=1e-2, epochs=25, optimizer=None, **com
     """`model.compile` with the post's loss, metric and optimizer (SGD, momentum 0.9, decay init_lr / epochs).
 
     fashion_mnist.py spells these lines out, as the post does, so that a reader can follow them there; the benchmark
-    and the tests call this instead. `optimizer` is the SGD class (Keras's by default); `compile_arguments` go to
-    `model.compile` (e.g. `steps_per_execution`).
+    and the tests call this instead. `optimizer` is the SGD class (by default fashion_mnist.py's:
+    pyimagesearch/speed/optimizer.py); `compile_arguments` go to `model.compile` (e.g. `steps_per_execution`).
     """
-    from keras.optimizers import SGD
+    from pyimagesearch.speed.optimizer import SGD
 
     SGD = optimizer or SGD
     model.compile(loss="categorical_crossentropy", metrics=["accuracy"],
