@@ -306,7 +306,7 @@ def time_pytorch_eager(args, images, labels):
     return seconds, train_seconds, flops, ceiling
 
 
-def record(args, kind, measured):
+def record(args, kind, measured, program="python -m tools.benchmark"):
     """--record: what was measured, the command and where it ran, as JSON, for the docs' speed tables."""
     import json
     import sys
@@ -320,7 +320,7 @@ def record(args, kind, measured):
     versions = provenance.versions(backend)
     for package in ("tensorflow", "tf_keras", "torch", "jax"):
         versions.setdefault(package, provenance.installed_version(package))
-    payload = {"command": " ".join(["python -m tools.benchmark", *sys.argv[1:]]), "kind": kind,
+    payload = {"command": " ".join([program, *sys.argv[1:]]), "kind": kind,
                "measured": {"date": provenance.now(), "machine": provenance.machine(), "versions": versions,
                             "commit": provenance.commit()}, **measured}
     text = (json.dumps(payload, indent=1) + "\n").encode()

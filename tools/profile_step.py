@@ -3,11 +3,13 @@
     pip install xprof                                      # reads the profiler's trace
     python -m tools.profile_step             # as fashion_mnist.py trains
     python -m tools.profile_step --keras-batch-norm
+    python -m tools.profile_step --keras-sgd     # Keras's own SGD instead of the fused update
     python -m tools.profile_step --keras2    # the post's own code on Keras 2 (tf_keras)
 
 It warms the model up, traces `--steps` training batches with `tf.profiler.experimental`, and sums each operation's
 own time per batch by the layer it belongs to (from its name and kind), forward and backward apart. Operations run
-concurrently on a multi-core CPU, so the sum exceeds the batch's wall time, printed on the last line.
+concurrently on a multi-core CPU, so the sum exceeds the batch's wall time, printed on the last line. `--record FILE`
+keeps the table, the command and where it ran, as JSON, for docs/speed.md.
 """
 import argparse
 import glob
@@ -90,9 +92,13 @@ def parse_arguments():
     which.add_argument("--keras-batch-norm", action="store_true",
                        help="Keras's own batch-norm layer instead of the fused one fashion_mnist.py uses "
                             "(default: off)")
+    which.add_argument("--keras-sgd", action="store_true",
+                       help="Keras's own SGD instead of the fused update fashion_mnist.py uses (default: off)")
     which.add_argument("--keras2", action="store_true",
                        help="the post's own code on tf_keras (Keras 2), as the benchmark's keras2 (default: off)")
     parser.add_argument("--dataset-dir", default=None, metavar="DIR", help="as in fashion_mnist.py")
+    parser.add_argument("--record", default=None, metavar="FILE",
+                        help="keep the table and where it was measured as JSON (default: print only)")
     return parser.parse_args()
 
 
@@ -100,7 +106,7 @@ def main():
     args = parse_arguments()
     if importlib.util.find_spec("xprof") is None:  # before the seconds TensorFlow and the warm-up take
         raise UserError("reading the profiler's trace needs xprof: pip install xprof")
-    from tools.benchmark import BATCH_SIZE, STEPS_PER_EPOCH, Variant, require_tf_keras
+    from tools.benchmark import BATCH_SIZE, STEPS_PER_EPOCH, Variant, record, require_tf_keras
     from pyimagesearch.speed.settings import keep_float32, prefer_onednn
 
     if args.steps + 20 > STEPS_PER_EPOCH:
@@ -126,8 +132,10 @@ def main():
         variant = Variant.on_keras2(images, targets)
         title = f"the post's code on tf_keras {keras.__version__}"
     else:
-        variant = Variant.on_keras3("plain", images, targets, keras_batch_norm=args.keras_batch_norm)
-        title = f"Keras {keras.__version__}, {'Keras' if args.keras_batch_norm else 'fused'} batch-norm"
+        variant = Variant.on_keras3("plain", images, targets, keras_batch_norm=args.keras_batch_norm,
+                                    fused_sgd=False if args.keras_sgd else None)
+        title = (f"Keras {keras.__version__}, {'Keras' if args.keras_batch_norm else 'fused'} batch-norm, "
+                 f"{'Keras' if args.keras_sgd else 'fused'} SGD update")
     variant.run(20)  # tracing and oneDNN's first calls, not profiled
     count = args.steps * BATCH_SIZE
     clock = {}
@@ -142,9 +150,11 @@ def main():
         tf.profiler.experimental.stop()
         operations = operation_times(folder)
     step_ms = (clock["ended"] - clock["started"]) * 1000 / args.steps
-    print_table(by_kind(operations, args.steps), step_ms,
-                f"{title} on TensorFlow {tf.__version__}: operations' own time per training batch, by layer kind, "
-                f"over {args.steps} batches")
+    table = by_kind(operations, args.steps)
+    print_table(table, step_ms, f"{title} on TensorFlow {tf.__version__}: operations' own time per training batch, "
+                                f"by layer kind, over {args.steps} batches")
+    record(args, "profile", {"title": title, "steps": args.steps, "step_ms": step_ms, "ms": table},
+           program="python -m tools.profile_step")
 
 
 if __name__ == "__main__":
