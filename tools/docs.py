@@ -23,7 +23,7 @@ from lossgap.files import write_atomically
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUDIES = os.path.join("docs", "studies")
 # the kept studies: folder name -> seeds it holds
-RUNS = {"full": 3, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
+RUNS = {"full": 5, "quick": 5, "quick-augment": 5, "quick-bf16": 3, "six-epochs": 3, "six-epochs-augment": 3}
 # the worked example of explain.py: docs/digits/train.py's one fit(), measured
 EXAMPLE = os.path.join("docs", "digits", "train-explained", "fit-1")
 EXAMPLE_RECORD = os.path.join("docs", "records", "digits-example.json")
@@ -253,15 +253,66 @@ def whole_runs_table(kept):
 
 
 def diagnostics_cost_block():
-    kept = record("diagnostics-cost.json")
-    lines = [f"`{kept['command']}`", "", "| pair | epoch without, s | epoch with, s | of which measuring, s | ratio |",
-             "| ---: | ---: | ---: | ---: | ---: |"]
-    for index, (plain, measured, ratio) in enumerate(zip(kept["turns"]["plain"], kept["turns"]["measured"],
-                                                         kept["ratios"]), start=1):
-        lines.append(f"| {index} | {plain['epoch']:.1f} | {measured['epoch'] + measured['measuring']:.1f} | "
-                     f"{measured['measuring']:.1f} | {ratio:.3f} |")
-    return "\n".join(lines + ["", where_measured(kept["measured"], f"; a sample of {kept['diagnostics_size']:,} "
-                                                                    "training images")])
+    lines = []
+    for name in ("diagnostics-cost.json", "diagnostics-cost-10000.json"):
+        kept = record(name)
+        lines += [f"`{kept['command']}`", "", "| pair | s an epoch without | s an epoch with the measurements | of which "
+                  "the measurements | with / without | the measurements / the rest of their epoch |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for index, (plain, measured, ratio) in enumerate(zip(kept["turns"]["plain"], kept["turns"]["measured"],
+                                                             kept["ratios"]), start=1):
+            lines.append(f"| {index} | {plain['with']:.1f} | {measured['with']:.1f} | {measured['measuring']:.1f} | "
+                         f"{ratio:.3f} | {measured['measuring'] / measured['epoch']:.3f} |")
+        lines += ["", where_measured(kept["measured"], f"; a sample of {kept['diagnostics_size']:,} training images, "
+                                                       f"{kept['epochs']} epochs a turn"), ""]
+    return "\n".join(lines).rstrip()
+
+
+def speed_summary_block():
+    """The README's speed paragraph: the benchmark's epoch times and what --diagnostics and --mixed-precision change,
+    each from its kept record, with where they were measured."""
+    import textwrap
+
+    peers, variants, cost = record("benchmark-peers.json"), record("benchmark-variants.json"), \
+        record("diagnostics-cost.json")
+    epoch = {name: statistics.median(seconds) for name, seconds in peers["seconds"].items()}
+    faster = statistics.median(plain / bf16 for plain, bf16 in zip(variants["seconds"]["plain"],
+                                                                     variants["seconds"]["bf16"]))
+    text = (f"An epoch of the default (60,000 training and 10,000 validation images) takes {epoch['tensorflow']:.0f} s "
+            f"on a {peers['measured']['machine']['cpus']}-vCPU {peers['measured']['machine']['cpu']}, the post's own "
+            f"code on Keras 2 {epoch['keras2']:.0f} s and the same network in PyTorch eager {epoch['pytorch']:.0f} s "
+            f"(`{peers['command']}`, medians of {len(peers['seconds']['tensorflow'])} turns, {peers['measured']['date'][:10]}); "
+            f"`--diagnostics` makes a full epoch {min(cost['ratios']):.2f} to {max(cost['ratios']):.2f} times as long "
+            f"({len(cost['ratios'])} pairs of whole processes, [reasons.md](docs/reasons.md#the-gap-taken-apart-exactly)); "
+            f"`--mixed-precision` makes a batch {faster:.2f} times as fast on this CPU's bfloat16 instructions, and "
+            "stays float32 on CPUs without them. On a GPU, and on AVX2-only CPUs: not measured. What makes the "
+            "default fast, and every table with where it was measured: [docs/speed.md](docs/speed.md).")
+    return textwrap.fill(text, 118)
+
+
+PROFILES = {"profile-default.json": "the default", "profile-keras-sgd.json": "with Keras's own SGD",
+            "profile-keras2.json": "the post's code on Keras 2"}
+
+
+def profile_block():
+    """The step profiles side by side: each layer kind's operations' own milliseconds per training batch, from
+    `python -m tools.profile_step --record` in docs/records/."""
+    kept = {name: record(file) for file, name in PROFILES.items()}
+    names = list(kept)
+    lines = [" ".join(f"`{profile['command']}`;" for profile in kept.values()).rstrip(";"), "",
+             "| ms a batch, forward + backward | " + " | ".join(names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    kinds = list(kept[names[0]]["ms"])
+    for kind in kinds:
+        lines.append(f"| {kind} | " + " | ".join(f"{sum(profile['ms'][kind].values()):.2f}"
+                                               for profile in kept.values()) + " |")
+    lines.append("| all operations | " + " | ".join(
+        f"{sum(sum(directions.values()) for directions in profile['ms'].values()):.2f}" for profile in kept.values())
+        + " |")
+    lines.append("| a batch's wall time | " + " | ".join(f"{profile['step_ms']:.1f}" for profile in kept.values()) + " |")
+    first = kept[names[0]]
+    lines += ["", where_measured(first["measured"], f"; {first['steps']} batches each")]
+    return "\n".join(lines)
 
 
 def leak_timing_block():
@@ -271,6 +322,47 @@ def leak_timing_block():
             f"values, {kept['seconds']:.1f} s; found {kept['found exact']} of {kept['planted exact']} planted exact and "
             f"{kept['found near']} of {kept['planted near']} planted near copies.\n\n"
             + where_measured(kept["measured"]))
+
+
+SPLIT_RECORD = os.path.join("docs", "records", "split-check.txt")
+
+
+def split_check_block():
+    """Fashion-MNIST's split check as `python -m pyimagesearch.split_check` printed it (its kept output)."""
+    with open(os.path.join(ROOT, SPLIT_RECORD)) as file:
+        return "```\n" + file.read().rstrip() + "\n```"
+
+
+def mean_history(histories):
+    """The epoch-by-epoch mean of the keys every history holds."""
+    keys = set.intersection(*(set(history) for history in histories))
+    return {key: list(np.mean([history[key] for history in histories], axis=0)) for key in sorted(keys)}
+
+
+def full_answer_block(full):
+    """The README's reasons paragraph: the answer in words on the full runs' mean history, their accuracy beside
+    the post's, where their curves cross, and the split check's copies (its kept output)."""
+    import textwrap
+
+    from lossgap.answer import answer
+    from tools.seeds import epoch_staying_above
+
+    accuracy = np.array([history["val_accuracy"][-1] for history in full])
+    post = POST["final val_accuracy"]
+    below = sum(history["val_loss"][0] < history["loss"][0] for history in full)
+    crossing = [epoch_staying_above(history) for history in full]
+    generalization = min(min(np.subtract(history["val_loss"], history["train_inference_loss"])) for history in full)
+    with open(os.path.join(ROOT, SPLIT_RECORD)) as file:
+        across = file.readline().split(", e.g.")[0].removeprefix("across the splits: ")
+    words = " ".join(answer(mean_history(full)))
+    text = (f"On the mean of the {len(full)} full runs above, the answer in words: \"{words}\" Their final validation "
+            f"accuracy, {accuracy.mean():.4f} ({accuracy.min():.4f} to {accuracy.max():.4f}), is "
+            f"{(accuracy.mean() - post) * 100:.2f} points above the post's {post:.4f} ({(accuracy.min() - post) * 100:.2f} "
+            f"to {(accuracy.max() - post) * 100:.2f} points); as in the post, the validation loss starts below the "
+            f"training loss ({below} of {len(full)} runs) and ends above it, for good from epoch {min(crossing)} to "
+            f"{max(crossing)} on. Generalization is above zero in every epoch of every run (its smallest "
+            f"{generalization:+.3f}), and the split check (`python -m pyimagesearch.split_check`) finds {across}.")
+    return textwrap.fill(text, 118)
 
 
 def example_block():
@@ -316,11 +408,15 @@ def blocks():
     return {
         ("README.md", "full-run"): readme_full_run(full) + "\n\n" + measured("full"),
         ("README.md", "quick-run"): quick_run_block(quick),
+        ("README.md", "full-answer"): full_answer_block(full),
+        ("README.md", "speed"): speed_summary_block(),
         **{("docs/speed.md", name): benchmark_table(record(file)) for name, file in SPEED_RECORDS.items()
            if name != "speed-whole-runs"},
         ("docs/speed.md", "speed-whole-runs"): whole_runs_table(record(SPEED_RECORDS["speed-whole-runs"])),
         ("docs/speed.md", "leak-timing"): leak_timing_block(),
+        ("docs/speed.md", "profile"): profile_block(),
         ("docs/reasons.md", "diagnostics-cost"): diagnostics_cost_block(),
+        ("docs/reasons.md", "split-check"): split_check_block(),
         ("docs/explain.md", "digits-terms"): example_block(),
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
         + measured("quick", "quick-bf16"),
