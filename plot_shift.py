@@ -14,8 +14,7 @@ val_loss - loss as stacked bars of the terms it splits into, and prints those te
 import matplotlib.pyplot as plt
 import argparse
 # ours: safe history files, epochs counted from 1, the terms of the gap drawn and put into words, saved figures
-import textwrap
-from lossgap import answer, format_gaps, has_diagnostics, mean_gaps
+from lossgap import format_gaps, has_diagnostics, in_words, mean_gaps
 from lossgap.errors import run
 from lossgap.gaps import epoch_numbers
 from lossgap.history import check_same_length, load_history
@@ -69,7 +68,7 @@ def main():
     if diagnostics:
         plot_diagnostics(axs[2], H)
         print("\n".join(format_gaps(mean_gaps(H))))
-        print("\n".join(textwrap.fill(paragraph, 118) for paragraph in answer(H)))
+        print(in_words(H))
 
     # show the plots (ours: or save them, and say where)
     plt.tight_layout()

@@ -11,7 +11,7 @@ leaks.
 The callback and the measuring need Keras; reading a history (`gap_terms`, `format_gaps`, `answer`, the plots) does
 not load it.
 """
-from .answer import answer
+from .answer import answer, in_words
 from .gaps import (ERROR_KEYS, LABELS, LOGGED_GAP, PENALTY, TERMS, acting_terms, epoch_numbers, format_gaps, gap_terms,
                    has_diagnostics, mean_gaps)
 from .families import DIAGNOSTIC_KEYS, FAMILIES
@@ -31,6 +31,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ReasonDiagnostics", "training_sample", "answer", "gap_terms", "format_gaps", "mean_gaps", "has_diagnostics",
+__all__ = ["ReasonDiagnostics", "training_sample", "answer", "in_words", "gap_terms", "format_gaps", "mean_gaps", "has_diagnostics",
            "acting_terms", "epoch_numbers", "TERMS", "LABELS", "LOGGED_GAP", "ERROR_KEYS", "PENALTY", "DIAGNOSTIC_KEYS",
            "FAMILIES", "load_history", "save_history", "find_duplicates", "format_duplicates"]

@@ -139,6 +139,18 @@ def answer(history, duplicates=None):
     return paragraphs
 
 
+# the width answers are printed at, as the tables beside them
+WIDTH = 118
+
+
+def in_words(history, duplicates=None):
+    """answer(), its paragraphs wrapped for a terminal (never inside a word such as "batch-norm")."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(paragraph, WIDTH, break_on_hyphens=False, break_long_words=False)
+                     for paragraph in answer(history, duplicates))
+
+
 def _leak(found, span):
     from .leaks import format_duplicates
 

@@ -27,7 +27,6 @@ import os
 import random
 import runpy
 import sys
-import textwrap
 import types
 import warnings
 
@@ -375,7 +374,7 @@ class Explainer:
             self._report(history, training, validation, from_pipeline)
 
     def _report(self, history, training, validation, from_pipeline):
-        from .answer import answer
+        from .answer import in_words
         from .files import write_atomically
         from .gaps import format_gaps, mean_gaps
         from .history import save_history
@@ -388,7 +387,7 @@ class Explainer:
         if from_pipeline:
             duplicates = duplicates._replace(unit=f"{duplicates.unit}; among the {duplicates.training:,} training "
                                                   "examples read")
-        print("\n".join(textwrap.fill(paragraph, 118) for paragraph in answer(history, duplicates)), flush=True)
+        print(in_words(history, duplicates), flush=True)
         stem = self.folder.file(f"fit-{self.fits}")
         save_history(history, stem + ".pickle")
         figure = plot_study([history])

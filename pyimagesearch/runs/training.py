@@ -72,9 +72,7 @@ class TrainingRun:
 
     def report(self):
         """The measuring time, the table of terms and the answer in words, over every epoch (a resumed run's too)."""
-        import textwrap
-
-        from lossgap import answer, format_gaps, has_diagnostics, mean_gaps
+        from lossgap import format_gaps, has_diagnostics, in_words, mean_gaps
 
         if self.diagnostics.seconds:
             print(f"[INFO] diagnostics took {mean(self.diagnostics.seconds):.1f}s per epoch; training and validation "
@@ -83,7 +81,7 @@ class TrainingRun:
         if has_diagnostics(history):
             print("[INFO] val_loss - loss split into its reasons:")
             print("\n".join(format_gaps(mean_gaps(history))))
-            print("\n".join(textwrap.fill(paragraph, 118) for paragraph in answer(history, self.duplicates)))
+            print(in_words(history, self.duplicates))
 
     def whole_history(self, history):
         """H.history of this fit() with the epochs of the run's earlier part, before a resume, in front."""
