@@ -11,6 +11,7 @@ test suite runs the --check comparison, so a change of code that changes a table
 import argparse
 import json
 import os
+import re
 import statistics
 
 import numpy as np
@@ -195,6 +196,7 @@ def quick_run_block(quick):
 RECORDS = os.path.join("docs", "records")
 # the benchmark records docs/speed.md's tables are built from: block name -> file in docs/records/
 SPEED_RECORDS = {"speed-peers": "benchmark-peers.json", "speed-variants": "benchmark-variants.json",
+                 "speed-sgd": "benchmark-sgd.json",
                  "speed-whole-runs": "benchmark-whole-runs.json"}
 ROW_NAMES = {"tensorflow": "the default (Keras 3 on TensorFlow, as fashion_mnist.py runs)",
              "keras2": "the post's own code on Keras 2 (tf_keras)", "pytorch": "MiniVGGNet in PyTorch eager",
@@ -202,6 +204,18 @@ ROW_NAMES = {"tensorflow": "the default (Keras 3 on TensorFlow, as fashion_mnist
              "keras-sgd": "Keras's own SGD", "keras-bn": "Keras's own batch-norm layer",
              "bf16": "`--mixed-precision` (bfloat16)", "jax": "Keras 3 on JAX", "torch": "Keras 3 on PyTorch",
              "tensorflow-eigen": "TensorFlow's own kernels (oneDNN off)"}
+
+
+def wrap(text):
+    """A generated paragraph at the pages' width, never broken inside a word or a link."""
+    import textwrap
+
+    return textwrap.fill(text, 118, break_on_hyphens=False, break_long_words=False)
+
+
+def command(kept):
+    """The command a record was measured with, as a reader would rerun it: without where it kept the record."""
+    return re.sub(r" --record \S+", "", kept["command"])
 
 
 def record(name):
@@ -213,7 +227,8 @@ def where_measured(measured, extra=""):
     """One line: the date, the machine, the versions and the commit a record was measured on."""
     from tools.provenance import describe
 
-    return "_" + describe({"measured": [measured]}, label=None).replace("; measured: ", "; ") + extra + "_"
+    measured = {**measured, "date": measured["date"][:10]}
+    return "_" + describe({"measured": [measured]}, label=None).replace("; measured: ", "; ").rstrip(".") + extra + "._"
 
 
 def benchmark_table(kept):
@@ -222,7 +237,7 @@ def benchmark_table(kept):
     first row's in the same turn, and the share of numpy's float32 matmul ceiling."""
     names = list(kept["seconds"])
     first = kept["seconds"][names[0]]
-    lines = [f"`{kept['command']}`", "",
+    lines = [f"`{command(kept)}`", "",
              "| | s an epoch, median (range) | the first row's time / this row's, turn by turn | of the matmul ceiling |",
              "| --- | ---: | ---: | ---: |"]
     for name in names:
@@ -240,7 +255,7 @@ def benchmark_table(kept):
 
 def whole_runs_table(kept):
     names = list(kept["wall"])
-    lines = [f"`{kept['command']}`", "", "| | wall s, median (each run) | CPU s, median (each run) |",
+    lines = [f"`{command(kept)}`", "", "| | wall s, median (each run) | CPU s, median (each run) |",
              "| --- | ---: | ---: |"]
     for name in names:
         wall, cpu = kept["wall"][name], kept["cpu"][name]
@@ -256,7 +271,7 @@ def diagnostics_cost_block():
     lines = []
     for name in ("diagnostics-cost.json", "diagnostics-cost-10000.json"):
         kept = record(name)
-        lines += [f"`{kept['command']}`", "", "| pair | s an epoch without | s an epoch with the measurements | of which "
+        lines += [f"`{command(kept)}`", "", "| pair | s an epoch without | s an epoch with the measurements | of which "
                   "the measurements | with / without | the measurements / the rest of their epoch |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
         for index, (plain, measured, ratio) in enumerate(zip(kept["turns"]["plain"], kept["turns"]["measured"],
@@ -271,23 +286,22 @@ def diagnostics_cost_block():
 def speed_summary_block():
     """The README's speed paragraph: the benchmark's epoch times and what --diagnostics and --mixed-precision change,
     each from its kept record, with where they were measured."""
-    import textwrap
-
     peers, variants, cost = record("benchmark-peers.json"), record("benchmark-variants.json"), \
         record("diagnostics-cost.json")
     epoch = {name: statistics.median(seconds) for name, seconds in peers["seconds"].items()}
+    shares = [turn["measuring"] / turn["epoch"] for turn in cost["turns"]["measured"]]
     faster = statistics.median(plain / bf16 for plain, bf16 in zip(variants["seconds"]["plain"],
                                                                      variants["seconds"]["bf16"]))
     text = (f"An epoch of the default (60,000 training and 10,000 validation images) takes {epoch['tensorflow']:.0f} s "
             f"on a {peers['measured']['machine']['cpus']}-vCPU {peers['measured']['machine']['cpu']}, the post's own "
             f"code on Keras 2 {epoch['keras2']:.0f} s and the same network in PyTorch eager {epoch['pytorch']:.0f} s "
-            f"(`{peers['command']}`, medians of {len(peers['seconds']['tensorflow'])} turns, {peers['measured']['date'][:10]}); "
-            f"`--diagnostics` makes a full epoch {min(cost['ratios']):.2f} to {max(cost['ratios']):.2f} times as long "
-            f"({len(cost['ratios'])} pairs of whole processes, [reasons.md](docs/reasons.md#the-gap-taken-apart-exactly)); "
+            f"(`{command(peers)}`, medians of {len(peers['seconds']['tensorflow'])} turns, {peers['measured']['date'][:10]}); "
+            f"`--diagnostics` adds {min(shares):.0%} to {max(shares):.0%} to each epoch's time for its measurements "
+            f"({len(shares)} turns of {cost['epochs']} full epochs, [reasons.md](docs/reasons.md#the-gap-taken-apart-exactly)); "
             f"`--mixed-precision` makes a batch {faster:.2f} times as fast on this CPU's bfloat16 instructions, and "
             "stays float32 on CPUs without them. On a GPU, and on AVX2-only CPUs: not measured. What makes the "
             "default fast, and every table with where it was measured: [docs/speed.md](docs/speed.md).")
-    return textwrap.fill(text, 118)
+    return wrap(text)
 
 
 PROFILES = {"profile-default.json": "the default", "profile-keras-sgd.json": "with Keras's own SGD",
@@ -299,7 +313,7 @@ def profile_block():
     `python -m tools.profile_step --record` in docs/records/."""
     kept = {name: record(file) for file, name in PROFILES.items()}
     names = list(kept)
-    lines = [" ".join(f"`{profile['command']}`;" for profile in kept.values()).rstrip(";"), "",
+    lines = [" ".join(f"`{command(profile)}`;" for profile in kept.values()).rstrip(";"), "",
              "| ms a batch, forward + backward | " + " | ".join(names) + " |",
              "| --- |" + " ---: |" * len(names)]
     kinds = list(kept[names[0]]["ms"])
@@ -342,8 +356,6 @@ def mean_history(histories):
 def full_answer_block(full):
     """The README's reasons paragraph: the answer in words on the full runs' mean history, their accuracy beside
     the post's, where their curves cross, and the split check's copies (its kept output)."""
-    import textwrap
-
     from lossgap.answer import answer
     from tools.seeds import epoch_staying_above
 
@@ -361,23 +373,20 @@ def full_answer_block(full):
             f"to {(accuracy.max() - post) * 100:.2f} points); as in the post, the validation loss starts below the "
             f"training loss ({below} of {len(full)} runs) and ends above it, for good from epoch {min(crossing)} to "
             f"{max(crossing)} on. Generalization is above zero in every epoch of every run (its smallest "
-            f"{generalization:+.3f}), and the split check (`python -m pyimagesearch.split_check`) finds {across}.")
-    return textwrap.fill(text, 118)
+            f"{generalization:+.3f}); the split check (`python -m pyimagesearch.split_check`) says \"{across}\".")
+    return wrap(text)
 
 
 def example_block():
     """The worked example's table and answer in words, as the command printed them, and where it ran."""
-    import textwrap
-
-    from lossgap.answer import answer
+    from lossgap.answer import in_words
     from lossgap.gaps import format_gaps, mean_gaps
     from lossgap.leaks import find_duplicates
     from tools.provenance import describe
 
     history = example_history()
     digits = example_data()
-    printed = format_gaps(mean_gaps(history)) + [textwrap.fill(paragraph, 118)
-                                                  for paragraph in answer(history, find_duplicates(*digits))]
+    printed = format_gaps(mean_gaps(history)) + [in_words(history, find_duplicates(*digits))]
     with open(os.path.join(ROOT, EXAMPLE_RECORD)) as file:
         runs = json.load(file)["runs"]
     return "```\n" + "\n".join(printed) + "\n```\n\n_" + describe(runs, label=None) + "_"
