@@ -126,9 +126,9 @@ def answer(history, duplicates=None):
     last = spans[-1]
     regularization = sum(last.terms.get(name, 0.0) for name in REGULARIZERS)
     if len(spans) > 1 and last.gap < -EVEN and regularization < 0 and abs(regularization) >= 0.5 * abs(last.gap):
-        paragraphs.append(f"Bonus: to the last epoch the validation loss stays below the training loss, mostly by "
-                          f"regularization ({signed(regularization)} of {signed(last.gap)}); the model may be "
-                          "over-regularized, and less of it may lower both losses.")
+        paragraphs.append(f"Bonus: to the last epoch the validation loss stays below the training loss "
+                          f"({signed(last.gap)}), and regularization alone pulls it down by {signed(regularization)}; "
+                          "the model may be over-regularized, and less of it may lower both losses.")
     if PENALTY in history:
         paragraphs.append(f"Losses the model adds to the compiled one (weight and activity penalties, add_loss) came to "
                           f"{history[PENALTY][-1]:.4f} on the training sample in inference mode at the last epoch's "

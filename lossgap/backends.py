@@ -75,8 +75,8 @@ def resolve_backend(environment=os.environ):
         return configured, None
     available = [backend for backend in BACKENDS if installed(backend)]
     if not available:
-        raise UserError("no backend for Keras is installed: pip install -r requirements.txt (it installs TensorFlow "
-                        'on Python 3.10-3.13, JAX on 3.14 and later), or pip install "jax[cpu]"')
+        raise UserError('no backend for Keras is installed: pip install tensorflow (Python 3.10-3.13), "jax[cpu]" or '
+                        "torch; in a clone of this project, pip install -r requirements.txt")
     backend = available[0]
     if configured is None and backend == "tensorflow":
         return backend, None  # Keras's own default, and it is there: nothing to say

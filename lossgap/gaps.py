@@ -151,5 +151,5 @@ def format_gaps(table):
         lines.append(f"{LABELS[name]:<{width}}" + "".join(f"  {signed(mean):>{column}}"
                                                           for mean, column in zip(means, columns)))
     if absent:
-        lines.append(f"not in this model (0): {', '.join(absent)}")
+        lines.append(f"not in this model, so 0: {', '.join(absent)}")
     return lines

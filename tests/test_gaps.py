@@ -38,7 +38,7 @@ def test_the_table_names_the_absent_families_on_one_line_instead_of_rows_of_zero
     names = [line.split("  ")[0] for line in lines[1:-1]]
     assert names == ["running mean (reason 2)", "dropout (reason 1)", "augmentation (reason 1)",
                      "batch-norm statistics", "generalization (reason 3 if negative)", "logged gap (val_loss - loss)"]
-    assert lines[-1] == "not in this model (0): GaussianNoise (reason 1), other training-only layers"
+    assert lines[-1] == "not in this model, so 0: GaussianNoise (reason 1), other training-only layers"
 
 
 def test_spans_are_the_first_epoch_the_first_three_the_last_ones_and_all_without_repeats():
@@ -166,7 +166,7 @@ def test_regularization_that_keeps_the_gap_below_to_the_end_is_the_posts_bonus()
                                train_end_nonoise_loss=[0.6, 0.45, 0.4, 0.28],
                                train_end_noaugmentation_loss=[0.6, 0.45, 0.4, 0.28]))  # dropout -0.1 of -0.1
     [bonus] = [paragraph for paragraph in answer(history) if paragraph.startswith("Bonus")]
-    assert "(-0.100 of -0.100)" in bonus and "over-regularized" in bonus
+    assert "(-0.100), and regularization alone pulls it down by -0.100" in bonus and "over-regularized" in bonus
 
 
 def test_penalties_are_named_with_what_they_add():

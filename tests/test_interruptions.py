@@ -108,7 +108,7 @@ def test_sigint_and_sigterm_save_the_finished_epochs_and_say_how_to_resume(signa
     saved = load_pickle(history)
     epochs = len(saved["loss"])
     assert 1 <= epochs < EPOCHS and all(len(values) == epochs for values in saved.values())
-    assert f"the {epochs} finished epochs is in {history}" in message
+    assert f"the history of {epochs} finished epoch{'s' * (epochs != 1)} is in {history}" in message
     assert signal.Signals(signal_number).name in message and "run the same command again to resume" in message
     assert os.path.isfile(str(history) + ".backup/state.json")  # kept for the resume
 
@@ -134,7 +134,8 @@ def test_a_stop_while_stdout_goes_to_a_closed_pipe_still_saves_in_one_line(signa
     [message] = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert signal.Signals(exit_code - 128).name in message and "run the same command again to resume" in message
     epochs = len(load_pickle(history)["loss"])
-    assert 1 <= epochs < EPOCHS and f"the {epochs} finished epochs is in {history}" in message
+    assert 1 <= epochs < EPOCHS and f"the history of {epochs} finished epoch{'s' * (epochs != 1)} is in {history}" \
+        in message
     assert os.path.isfile(str(history) + ".backup/state.json")
 
 

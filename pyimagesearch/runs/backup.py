@@ -187,7 +187,8 @@ class TrainingBackup(keras.callbacks.Callback):
         if not self.finished_epochs:
             return f"no epoch had finished, so {self.history_path} was not written"
         save_history(self.history, self.history_path)
-        return f"the history of the {self.finished_epochs} finished epochs is in {self.history_path}"
+        return (f"the history of {self.finished_epochs} finished epoch{'s' * (self.finished_epochs != 1)} is in "
+                f"{self.history_path}")
 
 
 def _end_progress_line():
