@@ -183,14 +183,15 @@ def quick_run_block(quick):
     same = record["stopped_and_resumed"] == history
     below_first = sum(run["val_loss"][0] < run["loss"][0] for run in quick)
     below_second = sum(run["val_loss"][1] < run["loss"][1] for run in quick)
-    return (f"On an {machine['cpu']} with {machine['cpus']} CPUs it took {record['wall_seconds']:.0f} s and printed "
+    text = (f"On an {machine['cpu']} with {machine['cpus']} CPUs it took {record['wall_seconds']:.0f} s and printed "
             f"loss {history['loss'][0]:.4f} then {history['loss'][1]:.4f}, val_loss {history['val_loss'][0]:.4f} then "
             f"{history['val_loss'][1]:.4f}, and a final val_accuracy of {history['val_accuracy'][-1]:.4f}; another CPU "
             "gives other digits, since oneDNN sums in another order there. Stopped with Ctrl-C after its first epoch "
             f"and run again, it printed {'the same, every digit' if same else 'other digits'}. Over the "
             f"{len(quick)} seeds of the kept quick study ([reasons.md](docs/reasons.md#the-quick-setting)), the "
             f"validation loss starts below the training loss in {below_first} and lies below it in epoch 2 in "
-            f"{below_second}.\n\n_" + describe(record["runs"], label=None) + "_")
+            f"{below_second}.")
+    return wrap(text) + "\n\n_" + describe(record["runs"], label=None) + "_"
 
 
 RECORDS = os.path.join("docs", "records")
