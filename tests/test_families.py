@@ -513,7 +513,7 @@ def test_a_seeded_augment_run_records_augmentations_term_and_plots_it(tmp_path, 
                                                 "generalization")]
     printed = capsys.readouterr().out.splitlines()
     assert any(line.startswith("augmentation (reason 1)") for line in printed)
-    assert "not in this model, so 0: noise layers (reason 1), other training-only layers" in printed
+    assert "not in this model, so 0: GaussianNoise (reason 1), other training-only layers" in printed
     # the same seed without --augment trains another model: the flag is part of the run's settings
     (tmp_path / "plain").mkdir()
     _, _, plain = train(tmp_path / "plain", small_dataset_dir)

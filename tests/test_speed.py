@@ -362,7 +362,7 @@ def test_whole_runs_time_the_script_and_the_posts_code_in_turns(small_dataset_di
 @needs_tf_keras
 @pytest.mark.filterwarnings("ignore:The `lr` argument is deprecated:UserWarning")
 def test_the_posts_own_script_on_keras2_trains_and_pickles_its_history(small_dataset_dir, tmp_path):
-    result = run_module("pyimagesearch.speed.post_keras2", "--history", tmp_path / "h.pickle", "--epochs", 1,
+    result = run_module("tools.post_keras2", "--history", tmp_path / "h.pickle", "--epochs", 1,
                         "--dataset-dir", small_dataset_dir)
     assert result.returncode == 0, result.stderr
     assert "[INFO] training model..." in result.stdout and "[INFO] serializing training history..." in result.stdout
