@@ -296,12 +296,12 @@ def speed_summary_block():
     text = (f"An epoch of the default (60,000 training and 10,000 validation images) takes {epoch['tensorflow']:.0f} s "
             f"on a {peers['measured']['machine']['cpus']}-vCPU {peers['measured']['machine']['cpu']}, the post's own "
             f"code on Keras 2 {epoch['keras2']:.0f} s and the same network in PyTorch eager {epoch['pytorch']:.0f} s "
-            f"(`{command(peers)}`, medians of {len(peers['seconds']['tensorflow'])} turns, {peers['measured']['date'][:10]}); "
+            f"(medians of {len(peers['seconds']['tensorflow'])} turns, {peers['measured']['date'][:10]}); "
             f"`--diagnostics` adds {min(shares):.0%} to {max(shares):.0%} to each epoch's time for its measurements "
             f"({len(shares)} turns of {cost['epochs']} full epochs, [reasons.md](docs/reasons.md#the-gap-taken-apart-exactly)); "
             f"`--mixed-precision` makes a batch {faster:.2f} times as fast on this CPU's bfloat16 instructions, and "
-            "stays float32 on CPUs without them. On a GPU, and on AVX2-only CPUs: not measured. What makes the "
-            "default fast, and every table with where it was measured: [docs/speed.md](docs/speed.md).")
+            "stays float32 on CPUs without them. On a GPU, and on AVX2-only CPUs: not measured. Why, and every "
+            "table: [docs/speed.md](docs/speed.md).")
     return wrap(text)
 
 
@@ -356,7 +356,7 @@ def mean_history(histories):
 
 def full_answer_block(full):
     """The README's reasons paragraph: the answer in words on the full runs' mean history, their accuracy beside
-    the post's, where their curves cross, and the split check's copies (its kept output)."""
+    the post's, and where their curves cross."""
     from lossgap.answer import answer
     from tools.seeds import epoch_staying_above
 
@@ -365,16 +365,14 @@ def full_answer_block(full):
     below = sum(history["val_loss"][0] < history["loss"][0] for history in full)
     crossing = [epoch_staying_above(history) for history in full]
     generalization = min(min(np.subtract(history["val_loss"], history["train_inference_loss"])) for history in full)
-    with open(os.path.join(ROOT, SPLIT_RECORD)) as file:
-        across = file.readline().split(", e.g.")[0].removeprefix("across the splits: ")
     words = " ".join(answer(mean_history(full)))
     text = (f"On the mean of the {len(full)} full runs above, the answer in words: \"{words}\" Their final validation "
             f"accuracy, {accuracy.mean():.4f} ({accuracy.min():.4f} to {accuracy.max():.4f}), is "
             f"{(accuracy.mean() - post) * 100:.2f} points above the post's {post:.4f} ({(accuracy.min() - post) * 100:.2f} "
             f"to {(accuracy.max() - post) * 100:.2f} points); as in the post, the validation loss starts below the "
             f"training loss ({below} of {len(full)} runs) and ends above it, for good from epoch {min(crossing)} to "
-            f"{max(crossing)} on. Generalization is above zero in every epoch of every run (its smallest "
-            f"{generalization:+.3f}); the split check (`python -m pyimagesearch.split_check`) says \"{across}\".")
+            f"{max(crossing)} on; " + ("generalization is above zero in every epoch of every run." if generalization > 0
+                                       else f"generalization's smallest value in any epoch is {generalization:+.3f}."))
     return wrap(text)
 
 
