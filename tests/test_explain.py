@@ -188,7 +188,7 @@ def test_a_tf_data_pipeline_that_reshuffles_is_measured_without_changing_its_ord
 @pytest.mark.skipif(BACKEND != "torch", reason="a DataLoader is the PyTorch backend's input")
 def test_a_torch_dataloader_is_measured_without_moving_torchs_random_generator(tmp_path):
     measured = same_weights_with_and_without(tmp_path, "DataLoader")
-    assert "as the DataLoader pipeline yields them" in measured.stdout
+    assert "the training sample is the first batches the DataLoader pipeline yields" in measured.stdout
     assert set(DIAGNOSTIC_KEYS) <= set(measured_history(tmp_path))
 
 
