@@ -342,6 +342,21 @@ def leak_timing_block():
 SPLIT_RECORD = os.path.join("docs", "records", "split-check.txt")
 
 
+def beside_the_post(full):
+    """default_run.md's summary under its table: how far the five runs' mean lies from the post's log."""
+    mean = mean_history(full)
+    shown = sorted(POST_LOG)
+    losses = max(abs(mean[key][epoch - 1] - POST_LOG[epoch][key]) for epoch in shown for key in ("loss", "val_loss"))
+    accuracy = max(abs(mean["val_accuracy"][epoch - 1] - POST_LOG[epoch]["val_accuracy"]) for epoch in shown
+                   if epoch > 20)
+    last = shown[-1]
+    return wrap(f"The mean of the {len(full)} runs stays within {losses:.3f} of the post's loss and validation loss at "
+                f"every epoch the post shows, and its validation accuracy within {accuracy:.3f} of the post's at each "
+                f"of epochs 21 to 25. In epoch {last} training ends at {mean['loss'][last - 1]:.4f} against the "
+                f"post's {POST_LOG[last]['loss']:.4f}, and the validation loss at {mean['val_loss'][last - 1]:.4f} "
+                f"against {POST_LOG[last]['val_loss']:.4f}.")
+
+
 def split_check_block():
     """Fashion-MNIST's split check as `python -m pyimagesearch.split_check` printed it (its kept output)."""
     with open(os.path.join(ROOT, SPLIT_RECORD)) as file:
@@ -429,7 +444,8 @@ def blocks():
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
         + measured("quick", "quick-bf16"),
         ("docs/reasons.md", "sampling"): sampling_table() + "\n\n" + measured("sampling"),
-        ("docs/default_run.md", "every-epoch"): every_epoch(full) + "\n\n" + measured("full"),
+        ("docs/default_run.md", "every-epoch"): every_epoch(full) + "\n\n" + measured("full") + "\n\n"
+        + beside_the_post(full),
         ("docs/reasons.md", "full-terms"): terms_table(
             full, [("epoch 1", slice(0, 1)), ("epochs 1-3", slice(0, 3)), (f"all {epochs} epochs", slice(None)),
                    ("last 5 epochs", slice(-5, None))], 4, f"mean over seeds 0-{len(full) - 1} (min to max)")
