@@ -211,7 +211,9 @@ def wrap(text):
     """A generated paragraph at the pages' width, never broken inside a word or a link."""
     import textwrap
 
-    return textwrap.fill(text, 118, break_on_hyphens=False, break_long_words=False)
+    from lossgap.answer import WIDTH
+
+    return textwrap.fill(text, WIDTH, break_on_hyphens=False, break_long_words=False)
 
 
 def command(kept):
