@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-PROJECTED = 64      # dimensions of the search space where the data have more
+PROJECTED = 32      # dimensions of the search space where the data have more
 CANDIDATES = 5      # nearest training examples in that space, each measured in full
 THRESHOLD = 0.05    # standard deviations, as the root mean square difference
 RELATIVE = 0.1      # of the median nearest-neighbour distance, where the threshold is in standard deviations

@@ -10,7 +10,9 @@ number attribute of a layer of the user's) is put back after each pass.
 
 The passes in training mode go at the run's batch size, since batch-norm's batch statistics depend on it; the pass
 in inference mode goes in chunks of up to 256 examples (its result does not depend on the batch; smaller chunks where
-the sample would give fewer than 20), and every standard error is taken over chunks of that size.
+the sample would give fewer than 20), and every standard error is taken over chunks of that size. The batches go
+through the compiled step many at a time (a loop inside the step, up to GROUP_BYTES of inputs a call), since one call
+a batch costs more than a small model's forward pass.
 """
 import contextlib
 import functools
@@ -25,6 +27,7 @@ from .keras_internals import all_layers, call_takes_training, seed_generators, t
 
 INFERENCE_CHUNK = 256  # examples at most, in a multiple of the batch size
 CHUNKS = 20            # at least, where the sample allows, for the standard errors
+GROUP_BYTES = 2**26    # inputs a compiled call takes at most, as many whole batches as fit (at least one)
 
 
 def training_sample(count, size, seed=None):
@@ -125,26 +128,30 @@ class Passes:
         count = size_of(images)
         chunk = self.chunk_for(count)
         batch = self.batch_size if training else chunk
-        per_batch, sizes = [], []
+        example_bytes = sum(np.asarray(array[:1]).nbytes for array in keras.tree.flatten((images, targets)))
+        per_call = max(1, GROUP_BYTES // max(1, example_bytes * batch))
+        losses, penalties, sizes = [], [], []
         threaded = [states] * len(settings)
         with state_kept(self.model), torch_global_generator_forked(np.random.default_rng(torch_seed)):
-            for start in range(0, count, batch):
-                part = keras.tree.map_structure(lambda array: array[start:start + batch], (images, targets))
-                losses, penalties, threaded = step(*part, threaded)
-                per_batch.append([(float(loss), float(penalty)) for loss, penalty in zip(losses, penalties)])
-                sizes.append(size_of(part[0]))
+            for start, batches, size in batch_groups(count, batch, per_call):
+                part = keras.tree.map_structure(
+                    lambda array: array[start:start + batches * size].reshape(batches, size, *array.shape[1:]),
+                    (images, targets))
+                group_losses, group_penalties, threaded = step(*part, threaded)
+                losses.append(np.asarray(keras.ops.convert_to_numpy(group_losses), dtype=np.float64))
+                penalties.append(np.asarray(keras.ops.convert_to_numpy(group_penalties), dtype=np.float64))
+                sizes += [size] * batches
         sizes = np.array(sizes)
-        results = []
-        for index in range(len(settings)):
-            losses, penalties = (np.array(column) for column in zip(*(batch[index] for batch in per_batch)))
-            results.append((chunked(losses, sizes, chunk), chunked(penalties, sizes, chunk)))
+        losses, penalties = np.concatenate(losses, axis=1), np.concatenate(penalties, axis=1)
+        results = [(chunked(losses[index], sizes, chunk), chunked(penalties[index], sizes, chunk))
+                   for index in range(len(settings))]
         return results, chunk_sizes(sizes, chunk)
 
     def _step(self, training, found, settings):
         key = (training, found.state() if found is not None else (),
                tuple(tuple(family.name for family in setting) for setting in settings))
         if key not in self._steps:
-            forward = functools.partial(self._forward_all, training=training, found=found, settings=settings)
+            forward = functools.partial(self._forward_batches, training=training, found=found, settings=settings)
             backend = keras.backend.backend()
             if backend == "tensorflow":
                 # a partial, not a lambda: TensorFlow counts the traces of one code object together, and would warn
@@ -169,6 +176,35 @@ class Passes:
             return compiled([variable.value for variable in self.model.variables], images, targets, seeds)
 
         return step
+
+    def _forward_batches(self, images, targets, seeds, training, found, settings, values=None):
+        """_forward_all over a group of batches (the arrays' first axis), the seed states threaded from one batch to
+        the next; (losses, penalties) as float32 arrays of (settings, batches), and the seed states after the last."""
+        def body(batch_images, batch_targets, batch_seeds):
+            losses, penalties, advanced = self._forward_all(batch_images, batch_targets, batch_seeds, training, found,
+                                                            settings, values)
+            as_array = lambda values: keras.ops.stack([keras.ops.cast(value, "float32") for value in values])
+            return as_array(losses), as_array(penalties), advanced
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            return _tf_loop(body, images, targets, seeds)
+        if backend == "jax":
+            import jax
+
+            def scanned(carry, batch):
+                losses, penalties, advanced = body(*batch, carry)
+                return advanced, (losses, penalties)
+
+            advanced, (losses, penalties) = jax.lax.scan(scanned, seeds, (images, targets))
+            return losses.T, penalties.T, advanced
+        losses, penalties = [], []
+        for index in range(size_of(images)):  # eager (PyTorch): a loop of Python's
+            batch = keras.tree.map_structure(lambda array: array[index], (images, targets))
+            batch_losses, batch_penalties, seeds = body(*batch, seeds)
+            losses.append(batch_losses)
+            penalties.append(batch_penalties)
+        return keras.ops.stack(losses, axis=1), keras.ops.stack(penalties, axis=1), seeds
 
     def _forward_all(self, images, targets, seeds, training, found, settings, values=None):
         """Each setting's pass over one batch: its families switched off while it is computed (so that a traced step
@@ -229,16 +265,44 @@ def _as_python(function):
     return tf.autograph.experimental.do_not_convert(function)
 
 
+def _tf_loop(body, images, targets, seeds):
+    """body over the batches (the arrays' first axis) as a loop inside TensorFlow's graph; see _forward_batches."""
+    import tensorflow as tf
+
+    count = tf.shape(tf.nest.flatten(images)[0])[0]
+
+    def one_batch(index, seeds, losses, penalties):
+        batch = tf.nest.map_structure(lambda array: array[index], (images, targets))
+        batch_losses, batch_penalties, seeds = body(*batch, seeds)
+        return index + 1, seeds, losses.write(index, batch_losses), penalties.write(index, batch_penalties)
+
+    losses, penalties = (tf.TensorArray(tf.float32, size=count) for _ in range(2))
+    _, seeds, losses, penalties = tf.while_loop(lambda index, *_: index < count, one_batch,
+                                                (tf.constant(0), seeds, losses, penalties))
+    return tf.transpose(losses.stack()), tf.transpose(penalties.stack()), seeds
+
+
+def batch_groups(count, batch, per_call):
+    """(start, batches, batch size) of the groups `count` examples go through the step in: whole batches of `batch`,
+    `per_call` at most a group, then the remainder as a group of one smaller batch."""
+    whole = count // batch
+    for first in range(0, whole, per_call):
+        yield first * batch, min(per_call, whole - first), batch
+    if count % batch:
+        yield whole * batch, 1, count % batch
+
+
 def _traced_once(function):
-    """`function` as a tf.function traced once, for any number of examples: its signature, taken from the first call,
-    leaves the batch's size open (the last batch, the validation data and the sample differ in it)."""
+    """`function` as a tf.function traced once, for any number of batches of any size: its signature, taken from the
+    first call, leaves the groups' first two axes open (the last batch, the validation data and the sample differ in
+    them)."""
     import tensorflow as tf
 
     traced = None
 
     def spec(value, open_batch):
         value = tf.convert_to_tensor(value)
-        return tf.TensorSpec([None, *value.shape[1:]] if open_batch else value.shape, value.dtype)
+        return tf.TensorSpec([None, None, *value.shape[2:]] if open_batch else value.shape, value.dtype)
 
     def step(images, targets, seeds):
         nonlocal traced

@@ -11,7 +11,8 @@ from lossgap.families import (BY_NAME, FAMILIES, attributes_zero, called_in_infe
                               training_only_layers)
 from lossgap.gaps import LABELS, gap_terms
 from lossgap.keras_internals import call_takes_training, seed_generators
-from lossgap.measure import Passes, epoch_seeds, measure_epoch
+from lossgap import measure
+from lossgap.measure import Passes, batch_groups, epoch_seeds, measure_epoch
 from pyimagesearch.minivggnet import MiniVGGNet, augmentation_layers
 from pyimagesearch.runs.seeding import set_seed
 from tests.conftest import Wrapper, draw, train
@@ -304,6 +305,33 @@ def test_a_switched_family_never_reuses_a_step_compiled_with_it_on():
         frozen = measure()
     assert len({on, off, frozen}) == 3 and measure() == on
     assert len({key[1] for key in passes._steps}) == 3  # one step per setting of the switches
+
+
+
+def test_batches_go_through_the_step_in_groups_that_cover_every_example_once():
+    assert list(batch_groups(100, 32, 2)) == [(0, 2, 32), (64, 1, 32), (96, 1, 4)]
+    assert list(batch_groups(64, 32, 5)) == [(0, 2, 32)]
+    assert list(batch_groups(5, 32, 5)) == [(0, 1, 5)]
+
+
+def test_batches_in_groups_measure_what_one_call_a_batch_measures(monkeypatch):
+    model = compiled(keras.Sequential([keras.Input(SHAPE), keras.layers.RandomTranslation((0.1, 0.1), (0.1, 0.1)),
+                                       keras.layers.BatchNormalization(), keras.layers.Flatten(),
+                                       keras.layers.Dropout(0.3), keras.layers.Dense(10, activation="softmax")]))
+    images, targets = data(count=90)  # 5 batches of 16 and one of 10
+    found = training_only_layers(model, images[:16])
+    seeds = epoch_seeds(model, 3, 0)
+
+    def measured():
+        passes = Passes(model, 16)
+        return [measure_epoch(passes, found, images, targets, seeds).values for _ in range(2)]
+
+    grouped = measured()
+    monkeypatch.setattr(measure, "GROUP_BYTES", 1)  # one batch a call
+    one_by_one = measured()
+    assert grouped[0] == grouped[1]  # the same draw each time
+    for key, value in grouped[0].items():
+        assert value == pytest.approx(one_by_one[0][key], rel=1e-6), key
 
 
 # --- layers with a training branch of their own ---

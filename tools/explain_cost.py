@@ -1,0 +1,99 @@
+"""What `python -m lossgap explain` costs on training scripts others wrote: each script run as it is and through
+explain, whole processes taking turns.
+
+    python -m tools.explain_cost docs/records/scripts/mnist_convnet.py docs/records/scripts/antirectifier.py \\
+        --pairs 2 --record docs/records/explain-cost.json
+
+Each run is a process of its own, started in a fresh scratch folder that holds a copy of the script (so that what the
+script and explain write lands there), and timed as a whole: wall time, and the CPU time of the process and its
+children. For each pair, every script runs plain and then explained. Prints each pair's ratios (explained / plain);
+with --record keeps them, with each script's title and digest and where they were measured, for docs/reasons.md.
+"""
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from lossgap.arguments import positive_int
+from lossgap.errors import UserError, run
+from lossgap.files import write_atomically
+from tools import provenance
+
+
+def title_of(path):
+    """The script's `Title:` line (keras-io examples start with one), else its file name."""
+    with open(path, encoding="utf-8") as file:
+        for line in file.read().splitlines()[:20]:
+            if line.startswith("Title:"):
+                return line[len("Title:"):].strip()
+    return os.path.basename(path)
+
+
+def one_run(script, explained):
+    """{"wall": s, "cpu": s} of one whole process running `script` (explained or not) in a scratch folder."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory(prefix="explain-cost-") as folder:
+        shutil.copy(script, folder)
+        name = os.path.basename(script)
+        command = [sys.executable, "-m", "lossgap", "explain", name] if explained else [sys.executable, name]
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+    if result.returncode != 0:
+        raise UserError(f"{name}{' explained' if explained else ''} failed: "
+                        f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="python -m tools.explain_cost", description=__doc__.splitlines()[0])
+    parser.add_argument("scripts", nargs="+", metavar="SCRIPT", help="training scripts, each run as it is")
+    parser.add_argument("--pairs", type=positive_int, default=2, metavar="N",
+                        help="plain and explained runs of each script, taking turns (default: 2)")
+    parser.add_argument("--record", default=None, metavar="FILE", help="keep the result as JSON (default: print only)")
+    args = parser.parse_args()
+    for script in args.scripts:
+        if not os.path.isfile(script):
+            raise UserError(f"no such script: {script}")
+
+    runs = {script: {"plain": [], "explained": []} for script in args.scripts}
+    for pair in range(args.pairs):
+        for script in args.scripts:
+            for kind in ("plain", "explained"):
+                runs[script][kind].append(one_run(script, kind == "explained"))
+                print(f"pair {pair + 1}, {os.path.basename(script)} {kind}: {runs[script][kind][-1]['wall']:.1f} s, "
+                      f"CPU {runs[script][kind][-1]['cpu']:.1f} s", flush=True)
+    scripts = []
+    for script in args.scripts:
+        plain, explained = runs[script]["plain"], runs[script]["explained"]
+        ratios = {kind: [round(after[kind] / before[kind], 3) for before, after in zip(plain, explained)]
+                  for kind in ("wall", "cpu")}
+        print(f"{os.path.basename(script)}, explained / plain, pair by pair: wall "
+              f"{' '.join(f'{ratio:.3f}' for ratio in ratios['wall'])}, CPU "
+              f"{' '.join(f'{ratio:.3f}' for ratio in ratios['cpu'])} (medians {statistics.median(ratios['wall']):.3f} "
+              f"and {statistics.median(ratios['cpu']):.3f})")
+        with open(script, "rb") as file:
+            digest = hashlib.sha256(file.read()).hexdigest()
+        scripts.append({"script": script, "title": title_of(script), "sha256": digest, "plain": plain,
+                        "explained": explained, "ratios": ratios})
+    if args.record:
+        record = {"command": " ".join(["python -m tools.explain_cost", *sys.argv[1:]]), "pairs": args.pairs,
+                  "scripts": scripts,
+                  "measured": {"date": provenance.now(), "machine": provenance.machine(),
+                               "versions": provenance.versions(os.environ.get("KERAS_BACKEND", "tensorflow")),
+                               "commit": provenance.commit()}}
+        payload = (json.dumps(record, indent=1) + "\n").encode()
+        write_atomically(args.record, lambda file: file.write(payload))
+
+
+if __name__ == "__main__":
+    run(main)
