@@ -108,24 +108,12 @@ def use_moving_statistics(layers):
 
 @contextlib.contextmanager
 def until_exit(back):
-    """A block at whose end, also on error, `back()` undoes a switch made before it."""
+    """A block at whose end, also on error, `back()` undoes a switch made before it: `with until_exit(switch(...)):`
+    for any of the switches above, or keras_internals.replace_calls."""
     try:
         yield
     finally:
         back()
-
-
-# the switches as context managers, for a block
-def attributes_zero(switches):
-    return until_exit(zero_attributes(switches))
-
-
-def called_in_inference(layers):
-    return until_exit(call_in_inference(layers))
-
-
-def moving_statistics(layers):
-    return until_exit(use_moving_statistics(layers))
 
 
 # switched off one after another in this order; the last present is measured in inference mode itself
@@ -239,7 +227,7 @@ def find_own_training_branches(model, found, images, seed=0):
     import keras
     import numpy as np
 
-    from .keras_internals import all_layers, call_takes_training, calls_replaced, torch_global_generator_forked
+    from .keras_internals import all_layers, call_takes_training, replace_calls, torch_global_generator_forked
     from .measure import state_kept
 
     switched = found.switched()
@@ -263,7 +251,7 @@ def find_own_training_branches(model, found, images, seed=0):
         for family in FAMILIES:
             if family.switch_off is not None:
                 stack.enter_context(found.switched_off(family))
-        stack.enter_context(calls_replaced([(layer, probing(layer)) for layer in candidates]))
+        stack.enter_context(until_exit(replace_calls([(layer, probing(layer)) for layer in candidates])))
         stack.enter_context(torch_global_generator_forked(np.random.default_rng(seed)))
         stack.enter_context(state_kept(model))
         stack.enter_context(keras.StatelessScope())

@@ -54,18 +54,8 @@ def replace_calls(replacements):
     return back
 
 
-@contextlib.contextmanager
-def calls_replaced(replacements):
-    """replace_calls for the block, and back afterwards, also on error."""
-    back = replace_calls(replacements)
-    try:
-        yield
-    finally:
-        back()
-
-
 def call_replaced(layer):
-    """Whether calls_replaced() has taken over `layer.call` now."""
+    """Whether replace_calls() has taken over `layer.call` now."""
     return "call" in vars(layer)
 
 

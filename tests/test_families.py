@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from lossgap.callback import ReasonDiagnostics
-from lossgap.families import (BY_NAME, FAMILIES, attributes_zero, called_in_inference, moving_statistics,
-                              training_only_layers)
+from lossgap.families import (BY_NAME, FAMILIES, call_in_inference, training_only_layers, until_exit,
+                              use_moving_statistics, zero_attributes)
 from lossgap.gaps import LABELS, gap_terms
 from lossgap.keras_internals import call_takes_training, seed_generators
 from lossgap import measure
@@ -298,10 +298,10 @@ def test_a_switched_family_never_reuses_a_step_compiled_with_it_on():
         return float(means.mean())
 
     on = measure()
-    with called_in_inference(found.switches["augmentation"]):
+    with until_exit(call_in_inference(found.switches["augmentation"])):
         off = measure()
         assert off == measure(Passes(model, 16))  # as a step compiled afresh with augmentation off gives
-    with moving_statistics(found.switches["batch-norm"]):
+    with until_exit(use_moving_statistics(found.switches["batch-norm"])):
         frozen = measure()
     assert len({on, off, frozen}) == 3 and measure() == on
     assert len({key[1] for key in passes._steps}) == 3  # one step per setting of the switches
@@ -362,7 +362,8 @@ def test_own_training_branches_are_named_once_at_the_start_and_counted_as_other(
     # batch-norm on its moving statistics, training mode), and inference mode turns them off
     images, targets = data()
     found = training_only_layers(model)
-    with attributes_zero(found.switches["dropout"]), moving_statistics(found.switches["batch-norm"]):
+    with until_exit(zero_attributes(found.switches["dropout"])), \
+            until_exit(use_moving_statistics(found.switches["batch-norm"])):
         assert history["train_end_nobatchnorm_loss"][-1] == pytest.approx(
             by_hand(model, images[:64], targets[:64], True), rel=1e-5)
     assert history["train_inference_loss"][-1] == pytest.approx(by_hand(model, images[:64], targets[:64], False),

@@ -3,9 +3,9 @@ import keras
 import numpy as np
 import pytest
 
-from lossgap.keras_internals import (all_layers, call_replaced,
-                                           call_takes_training, calls_replaced, own_seed_generators, seed_generators,
-                                           torch_global_generator_forked)
+from lossgap.families import until_exit
+from lossgap.keras_internals import (all_layers, call_replaced, call_takes_training, own_seed_generators, replace_calls,
+                                     seed_generators, torch_global_generator_forked)
 from tests.conftest import Wrapper
 
 CHANGED = f"Keras {keras.__version__} changed what pyimagesearch/keras_internals.py relies on"
@@ -110,9 +110,9 @@ def test_a_call_replaced_on_the_instance_takes_over_a_nested_layer_eager_and_tra
     model, block = nested_model()
     before = eager(model)
     dense = block.layers[0]
-    with calls_replaced([(dense, zeros)]):
+    with until_exit(replace_calls([(dense, zeros)])):
         assert call_replaced(dense)
-        with calls_replaced([(dense, doubled)]):  # doubles the outer block's zeros
+        with until_exit(replace_calls([(dense, doubled)])):  # doubles the outer block's zeros
             nested = eager(model)
         replaced = eager(model)  # the outer block's replacement, back after the inner block
         traced = model.predict(images, verbose=0)  # Keras traces its predict function here, the first time
@@ -125,7 +125,7 @@ def test_a_call_replaced_on_the_instance_takes_over_a_nested_layer_eager_and_tra
     np.testing.assert_allclose(nested, bias_only, err_msg=f"{CHANGED}: nested replacements do not compose")
     np.testing.assert_array_equal(eager(model), before,
                                   err_msg=f"{CHANGED}: the class's call is not back after the block")
-    with pytest.raises(RuntimeError), calls_replaced([(dense, zeros)]):
+    with pytest.raises(RuntimeError), until_exit(replace_calls([(dense, zeros)])):
         raise RuntimeError("a measurement failed")
     assert not call_replaced(dense)
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from lossgap.callback import ReasonDiagnostics
-from lossgap.families import (BY_NAME, DIAGNOSTIC_KEYS, attributes_zero, moving_statistics, training_only_layers)
+from lossgap.families import (BY_NAME, DIAGNOSTIC_KEYS, training_only_layers, until_exit, use_moving_statistics,
+                              zero_attributes)
 from lossgap.gaps import ERROR_KEYS, LABELS, LOGGED_GAP, TERMS, gap_terms
 from lossgap.measure import Passes, epoch_seeds, measure_epoch, training_sample
 from pyimagesearch.minivggnet import MiniVGGNet
@@ -218,7 +219,7 @@ def test_every_keras_dropout_and_noise_layer_is_found_in_its_family_and_switched
         return keras.ops.convert_to_numpy(layer(ones, training=True)), ones
 
     assert all(not np.array_equal(*in_training(layer)) for layer in layers)  # each one does something in training
-    with attributes_zero(found_switches):
+    with until_exit(zero_attributes(found_switches)):
         assert [getattr(layer, attribute) for layer, attribute in found_switches] == [0] * len(layers)
         unchanged = [type(layer) for layer in layers if np.array_equal(*in_training(layer))]
     assert unchanged == kinds  # off, each passes its input through untouched
@@ -295,7 +296,8 @@ def test_rates_and_batch_norm_flags_come_back_even_when_a_measurement_fails():
     model(np.zeros((1, 28, 28, 1), dtype=np.float32))
     found = training_only_layers(model)
     rates, batch_normalization = switches(found, "dropout", "noise"), found.switches["batch-norm"]
-    with pytest.raises(RuntimeError), attributes_zero(rates), moving_statistics(batch_normalization):
+    with pytest.raises(RuntimeError), until_exit(zero_attributes(rates)), \
+            until_exit(use_moving_statistics(batch_normalization)):
         assert [getattr(layer, attribute) for layer, attribute in rates] == [0, 0]
         assert not batch_normalization[0].trainable and not any(weight.trainable
                                                                 for weight in batch_normalization[0].weights)
