@@ -126,9 +126,15 @@ def answer(history, duplicates=None):
     last = spans[-1]
     regularization = sum(last.terms.get(name, 0.0) for name in REGULARIZERS)
     if len(spans) > 1 and last.gap < -EVEN and regularization < 0 and abs(regularization) >= 0.5 * abs(last.gap):
+        val_loss = [float(value) for value in history["val_loss"]]
+        if val_loss[-1] < min(val_loss[:-1]) - EVEN:  # a new low in the last epoch: the run has not levelled off
+            verdict = ("the validation loss is still falling, so more epochs come first; if the gap stays once it "
+                       "levels off, the model may be over-regularized, and less of it may lower both losses.")
+        else:
+            verdict = "the model may be over-regularized, and less of it may lower both losses."
         paragraphs.append(f"Bonus: to the last epoch the validation loss stays below the training loss "
                           f"({signed(last.gap)}), and regularization alone pulls it down by {signed(regularization)}; "
-                          "the model may be over-regularized, and less of it may lower both losses.")
+                          + verdict)
     if PENALTY in history:
         paragraphs.append(f"Losses the model adds to the compiled one (weight and activity penalties, add_loss) came to "
                           f"{history[PENALTY][-1]:.4f} on the training sample in inference mode at the last epoch's "

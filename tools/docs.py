@@ -286,6 +286,23 @@ def diagnostics_cost_block():
     return "\n".join(lines).rstrip()
 
 
+def explain_cost_block():
+    """`explain` on scripts others wrote: whole processes with and without it, pair by pair."""
+    kept = record("explain-cost.json")
+    lines = [f"`{command(kept)}`", "", "| script | pair | s without (CPU s) | s with `explain` (CPU s) | with / without, "
+             "wall | with / without, CPU |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for script in kept["scripts"]:
+        name = f"{script['title']} (`{os.path.basename(script['script'])}`)"
+        for index, (plain, explained, wall, cpu) in enumerate(zip(script["plain"], script["explained"],
+                                                                  script["ratios"]["wall"], script["ratios"]["cpu"]),
+                                                              start=1):
+            lines.append(f"| {name if index == 1 else ''} | {index} | {plain['wall']:.1f} ({plain['cpu']:.1f}) | "
+                         f"{explained['wall']:.1f} ({explained['cpu']:.1f}) | {wall:.3f} | {cpu:.3f} |")
+    lines += ["", where_measured(kept["measured"], "; whole processes, each script run as it is, then through "
+                                                   "`python -m lossgap explain`")]
+    return "\n".join(lines)
+
+
 def speed_summary_block():
     """The README's speed paragraph: the benchmark's epoch times and what --diagnostics and --mixed-precision change,
     each from its kept record, with where they were measured."""
@@ -441,6 +458,7 @@ def blocks():
         ("docs/speed.md", "leak-timing"): leak_timing_block(),
         ("docs/speed.md", "profile"): profile_block(),
         ("docs/reasons.md", "diagnostics-cost"): diagnostics_cost_block(),
+        ("docs/reasons.md", "explain-cost"): explain_cost_block(),
         ("docs/reasons.md", "split-check"): split_check_block(),
         ("docs/explain.md", "digits-terms"): example_block(),
         ("docs/speed.md", "mixed-precision"): precision_table(quick[:len(bfloat16)], bfloat16) + "\n\n"
