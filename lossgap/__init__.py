@@ -31,6 +31,6 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["ReasonDiagnostics", "training_sample", "answer", "in_words", "gap_terms", "format_gaps", "mean_gaps", "has_diagnostics",
-           "acting_terms", "epoch_numbers", "TERMS", "LABELS", "LOGGED_GAP", "ERROR_KEYS", "PENALTY", "DIAGNOSTIC_KEYS",
-           "FAMILIES", "load_history", "save_history", "find_duplicates", "format_duplicates"]
+__all__ = ["ReasonDiagnostics", "training_sample", "answer", "in_words", "gap_terms", "format_gaps", "mean_gaps",
+           "has_diagnostics", "acting_terms", "epoch_numbers", "TERMS", "LABELS", "LOGGED_GAP", "ERROR_KEYS", "PENALTY",
+           "DIAGNOSTIC_KEYS", "FAMILIES", "load_history", "save_history", "find_duplicates", "format_duplicates"]

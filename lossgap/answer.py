@@ -136,7 +136,7 @@ def answer(history, duplicates=None):
                           f"({signed(last.gap)}), and regularization alone pulls it down by {signed(regularization)}; "
                           + verdict)
     if PENALTY in history:
-        paragraphs.append(f"Losses the model adds to the compiled one (weight and activity penalties, add_loss) came to "
+        paragraphs.append("Losses the model adds to the compiled one (weight and activity penalties, add_loss) came to "
                           f"{history[PENALTY][-1]:.4f} on the training sample in inference mode at the last epoch's "
                           "end; they are in loss, val_loss and every measurement alike, and how they changed during "
                           f"an epoch is part of {PROSE[RUNNING_MEAN.id]}.")

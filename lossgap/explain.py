@@ -55,8 +55,8 @@ def argument_parser(prog=PROG):
     parser.add_argument("--sample-size", type=non_negative_int, default=SAMPLE_SIZE, metavar="N",
                         help=f"training examples measured, 0 for all (default: {SAMPLE_SIZE})")
     parser.add_argument("--seed", type=seed, default=None, metavar="S",
-                        help="seed of the measurements' own random draws and of the sample; without it the terms move a little "
-                             "from run to run (default: none)")
+                        help="seed of the measurements' own random draws and of the sample; without it the terms move "
+                             "a little from run to run (default: none)")
     parser.add_argument("--log", action="store_true",
                         help="also put the measurements into each epoch's logs, for the script's own callbacks "
                              "(CSVLogger, TensorBoard) and its history (default: off, the script's run as it is)")

@@ -183,7 +183,7 @@ class Passes:
         def body(batch_images, batch_targets, batch_seeds):
             losses, penalties, advanced = self._forward_all(batch_images, batch_targets, batch_seeds, training, found,
                                                             settings, values)
-            as_array = lambda values: keras.ops.stack([keras.ops.cast(value, "float32") for value in values])
+            as_array = lambda tensors: keras.ops.stack([keras.ops.cast(tensor, "float32") for tensor in tensors])
             return as_array(losses), as_array(penalties), advanced
 
         backend = keras.backend.backend()

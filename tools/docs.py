@@ -289,8 +289,8 @@ def diagnostics_cost_block():
 def explain_cost_block():
     """`explain` on scripts others wrote: whole processes with and without it, pair by pair."""
     kept = record("explain-cost.json")
-    lines = [f"`{command(kept)}`", "", "| script | pair | s without (CPU s) | s with `explain` (CPU s) | with / without, "
-             "wall | with / without, CPU |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [f"`{command(kept)}`", "", "| script | pair | s without (CPU s) | s with `explain` (CPU s) | with / "
+             "without, wall | with / without, CPU |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for script in kept["scripts"]:
         name = f"{script['title']} (`{os.path.basename(script['script'])}`)"
         for index, (plain, explained, wall, cpu) in enumerate(zip(script["plain"], script["explained"],
