@@ -455,3 +455,33 @@ def test_a_warning_shown_once_per_place_stays_shown_once(tmp_path):
     assert result.returncode == plain.returncode == 0, result.stderr
     assert without_backend_logs(plain.stderr).count("UserWarning: the reader's own warning") == 1
     assert without_backend_logs(result.stderr) == without_backend_logs(plain.stderr)
+
+
+# --- the tool that times the command on scripts others wrote (docs/reasons.md) ---
+
+def explain_cost(*arguments):
+    return subprocess.run([sys.executable, "-m", "tools.explain_cost", *map(str, arguments)], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+
+
+@pytest.mark.slow
+def test_the_cost_tool_times_a_script_plain_and_explained_and_keeps_the_ratios(tmp_path):
+    import hashlib
+    import json
+
+    script, record = write_script(tmp_path), tmp_path / "cost.json"
+    result = explain_cost(script, "--pairs", 1, "--record", record)
+    assert result.returncode == 0, result.stderr
+    [timed] = json.loads(record.read_text())["scripts"]
+    assert timed["title"] == "train.py" and timed["sha256"] == hashlib.sha256(script.read_bytes()).hexdigest()
+    [plain], [explained] = timed["plain"], timed["explained"]
+    assert timed["ratios"] == {kind: [round(explained[kind] / plain[kind], 3)] for kind in ("wall", "cpu")}
+    assert min(plain["wall"], plain["cpu"], explained["wall"], explained["cpu"]) > 0
+    assert "pair 1, train.py explained" in result.stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cost.json", "train.py"]  # ran in scratch folders
+
+
+def test_the_cost_tool_refuses_a_missing_script_in_one_line(tmp_path):
+    result = explain_cost(tmp_path / "none.py")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"error: no such script: {tmp_path / 'none.py'}"]

@@ -19,7 +19,6 @@ import time
 from lossgap.arguments import non_negative_int, positive_int
 from lossgap.errors import UserError, run
 from lossgap.families import SAMPLE_SIZE
-from lossgap.files import write_atomically
 from tools import provenance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -91,13 +90,10 @@ def main():
     print(f"an epoch with the measurements / without, pair by pair: {' '.join(f'{ratio:.3f}x' for ratio in ratios)} "
           f"(median {statistics.median(ratios):.3f}x)")
     if args.record:
-        record = {"command": " ".join(["python -m tools.diagnostics_cost", *sys.argv[1:]]),
-                  "diagnostics_size": args.diagnostics_size, "epochs": args.epochs, "turns": turns, "ratios": ratios,
-                  "measured": {"date": provenance.now(), "machine": provenance.machine(),
-                               "versions": provenance.versions(os.environ.get("KERAS_BACKEND", "tensorflow")),
-                               "commit": provenance.commit()}}
-        payload = (json.dumps(record, indent=1) + "\n").encode()
-        write_atomically(args.record, lambda file: file.write(payload))
+        provenance.keep(args.record, {"command": " ".join(["python -m tools.diagnostics_cost", *sys.argv[1:]]),
+                                      "diagnostics_size": args.diagnostics_size, "epochs": args.epochs,
+                                      "turns": turns, "ratios": ratios},
+                        os.environ.get("KERAS_BACKEND", "tensorflow"))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ with --record keeps them, with each script's title and digest and where they wer
 """
 import argparse
 import hashlib
-import json
 import os
 import resource
 import shutil
@@ -23,7 +22,6 @@ import time
 
 from lossgap.arguments import positive_int
 from lossgap.errors import UserError, run
-from lossgap.files import write_atomically
 from tools import provenance
 
 
@@ -86,13 +84,9 @@ def main():
         scripts.append({"script": script, "title": title_of(script), "sha256": digest, "plain": plain,
                         "explained": explained, "ratios": ratios})
     if args.record:
-        record = {"command": " ".join(["python -m tools.explain_cost", *sys.argv[1:]]), "pairs": args.pairs,
-                  "scripts": scripts,
-                  "measured": {"date": provenance.now(), "machine": provenance.machine(),
-                               "versions": provenance.versions(os.environ.get("KERAS_BACKEND", "tensorflow")),
-                               "commit": provenance.commit()}}
-        payload = (json.dumps(record, indent=1) + "\n").encode()
-        write_atomically(args.record, lambda file: file.write(payload))
+        provenance.keep(args.record, {"command": " ".join(["python -m tools.explain_cost", *sys.argv[1:]]),
+                                      "pairs": args.pairs, "scripts": scripts},
+                        os.environ.get("KERAS_BACKEND", "tensorflow"))
 
 
 if __name__ == "__main__":

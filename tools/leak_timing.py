@@ -8,14 +8,12 @@ wall time of `find_duplicates` and what it found, and with --record keeps both, 
 docs/speed.md.
 """
 import argparse
-import json
 import time
 
 import numpy as np
 
 from lossgap.arguments import positive_int
 from lossgap.errors import run
-from lossgap.files import write_atomically
 from lossgap.leaks import find_duplicates
 from tools import provenance
 
@@ -44,14 +42,11 @@ def main():
         seconds = time.perf_counter() - started
         result = {"rows": args.rows, "features": args.features, "training": int(split),
                   "validation": int(len(validation)), "planted exact": PLANTED, "planted near": PLANTED,
-                  "found exact": found.exact, "found near": found.near, "seconds": round(seconds, 1),
-                  "measured": {"date": provenance.now(), "machine": provenance.machine(),
-                               "versions": provenance.versions(None), "commit": provenance.commit()}}
+                  "found exact": found.exact, "found near": found.near, "seconds": round(seconds, 1)}
         print(f"{args.rows:,} rows of {args.features:,} values ({split:,} training, {len(validation):,} validation): "
               f"{seconds:.1f} s; found {found.exact} of {PLANTED} exact and {found.near} of {PLANTED} near copies")
         if args.record:
-            payload = (json.dumps(result, indent=1) + "\n").encode()
-            write_atomically(args.record, lambda file: file.write(payload))
+            provenance.keep(args.record, result, None)
 
     run(measure)
 

@@ -13,6 +13,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib"), "torch": ("torch",)}
 
 
+def keep(path, record, backend):
+    """Write `record` (a dict) to `path` as JSON, atomically, with where it was measured under "measured"."""
+    import json
+
+    from lossgap.files import write_atomically
+
+    record = {**record, "measured": {"date": now(), "machine": machine(), "versions": versions(backend),
+                                     "commit": commit()}}
+    payload = (json.dumps(record, indent=1) + "\n").encode()
+    write_atomically(path, lambda file: file.write(payload))
+
+
 def now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
