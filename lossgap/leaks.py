@@ -1,7 +1,7 @@
 """Reason 3, checked on the data: validation examples that are exact or near copies of training examples (a leak),
 on data of any shape: images of any size and channels, rows of a table, sequences.
 
-Exact copies are found by hashing each example's bytes. Near copies are validation examples whose nearest training
+Exact copies are found by hashing each example's bytes (and comparing the bytes where the hashes agree). Near copies are validation examples whose nearest training
 example lies within `threshold` of them, as the root mean square of the difference over the example's values: in the
 data's own units where `scale` is given (Fashion-MNIST's pixels on [0, 1], say), else in standard deviations of the
 training data, taken for each column of a table (rows of numbers), and over all values for images and sequences,
@@ -21,6 +21,7 @@ CANDIDATES = 5      # nearest training examples in that space, each measured in 
 THRESHOLD = 0.05    # standard deviations, as the root mean square difference
 RELATIVE = 0.1      # of the median nearest-neighbour distance, where the threshold is in standard deviations
 CHUNK = 8192        # examples flattened, scaled and projected at a time
+SPREAD_ROWS = 2048  # training examples, at least, that the standard deviations are estimated from
 
 
 class Duplicates(NamedTuple):
@@ -46,8 +47,27 @@ def examples_as_rows(data):
 
 
 def digests(rows):
-    """A digest of each row's bytes: equal rows, equal digests."""
-    return [hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=16).digest() for row in rows]
+    """A hash of each row's bytes: equal rows, equal hashes (rows that differ share one by a chance of about one in
+    2**64; byte_groups compares the bytes)."""
+    return [hash(row.tobytes()) for row in rows]
+
+
+def byte_groups(rows):
+    """The rows grouped by their bytes: {hash: [index of the first row with those bytes, ...]}, one index per distinct
+    row."""
+    groups = {}
+    for index, digest in enumerate(digests(rows)):
+        firsts = groups.get(digest)
+        if firsts is None:
+            groups[digest] = [index]
+        elif not any(rows[first].tobytes() == rows[index].tobytes() for first in firsts):
+            firsts.append(index)
+    return groups
+
+
+def distinct_rows(rows):
+    """How many rows differ in their bytes from every other."""
+    return sum(len(firsts) for firsts in byte_groups(rows).values())
 
 
 def find_duplicates(training, validation, threshold=THRESHOLD, scale=None, unit="in the data's units", examples=5,
@@ -56,11 +76,14 @@ def find_duplicates(training, validation, threshold=THRESHOLD, scale=None, unit=
     `scale` divides every value (e.g. 255 for 8-bit pixels) and makes `threshold` a distance in those units, which
     `unit` names."""
     train_rows, validation_rows = examples_as_rows(training), examples_as_rows(validation)
-    first_index = {}
-    for index, digest in enumerate(digests(train_rows)):
-        first_index.setdefault(digest, index)
-    exact = [(first_index[digest], index) for index, digest in enumerate(digests(validation_rows))
-             if digest in first_index]
+    groups = byte_groups(train_rows)
+    exact = []
+    for index, digest in enumerate(digests(validation_rows)):
+        if digest in groups:
+            row = validation_rows[index].tobytes()
+            first = next((first for first in groups[digest] if train_rows[first].tobytes() == row), None)
+            if first is not None:
+                exact.append((first, index))
     copied = {index for _, index in exact}
     others = np.array([index for index in range(len(validation_rows)) if index not in copied], dtype=int)
     near = []
@@ -81,14 +104,19 @@ def find_duplicates(training, validation, threshold=THRESHOLD, scale=None, unit=
 
 
 def _standardization(training, rows):
-    """(offset, spread, unit): per column for a table (rows of numbers), one for all values otherwise; columns that
-    never change are left out (a spread of infinity)."""
+    """(offset, spread, unit): per column for a table (rows of numbers), one for all values otherwise, estimated from
+    evenly spaced rows (SPREAD_ROWS at least, all of them for fewer than twice as many); a column that does not vary
+    there is measured on all the rows, and left out if it never changes (a spread of infinity)."""
     array = training if not isinstance(training, (list, tuple, dict)) else None
-    sample = rows[:: max(1, len(rows) // 20000)].astype(np.float64)
+    sample = rows[:: max(1, len(rows) // SPREAD_ROWS)].astype(np.float64)
     if array is not None and np.ndim(array) == 2:
-        spread = sample.std(axis=0)
+        offset, spread = sample.mean(axis=0), sample.std(axis=0)
+        flat = spread == 0
+        if flat.any() and len(sample) < len(rows):
+            every = rows[:, flat].astype(np.float64)
+            offset[flat], spread[flat] = every.mean(axis=0), every.std(axis=0)
         spread[spread == 0] = np.inf
-        return sample.mean(axis=0).astype(np.float32), spread.astype(np.float32), "standard deviations of each column"
+        return offset.astype(np.float32), spread.astype(np.float32), "standard deviations of each column"
     spread = sample.std()
     return np.float32(sample.mean()), np.float32(spread if spread > 0 else np.inf), "standard deviations"
 
@@ -102,15 +130,21 @@ def _nearest(train_rows, validation_rows, offset, spread, seed):
     row and that row's index."""
     from sklearn.neighbors import NearestNeighbors
 
-    columns = int(np.sum(np.isfinite(np.broadcast_to(spread, train_rows.shape[1:]))))
-    projection = None
+    spreads = np.broadcast_to(spread, train_rows.shape[1:])
+    columns = int(np.sum(np.isfinite(spreads)))
     if train_rows.shape[1] > PROJECTED:
+        # scaling then projecting is one product: (rows - offset) / spread @ P = rows @ (P / spread) - offset / spread @ P
         projection = np.random.default_rng(seed).normal(size=(train_rows.shape[1], PROJECTED)).astype(np.float32)
         projection /= np.sqrt(PROJECTED)
+        weights = projection / spreads[:, None]
+        shift = (np.broadcast_to(offset, spreads.shape) / spreads) @ projection
 
-    def space(rows):
-        parts = [_scaled(rows[start:start + CHUNK], offset, spread) for start in range(0, len(rows), CHUNK)]
-        return np.concatenate([part if projection is None else part @ projection for part in parts])
+        def space(rows):
+            return np.concatenate([rows[start:start + CHUNK].astype(np.float32) @ weights - shift
+                                   for start in range(0, len(rows), CHUNK)])
+    else:
+        def space(rows):
+            return _scaled(rows, offset, spread)
 
     neighbours = NearestNeighbors(n_neighbors=min(CANDIDATES, len(train_rows)), algorithm="brute")
     neighbours.fit(space(train_rows))

@@ -10,7 +10,7 @@ import argparse
 
 import numpy as np
 
-from lossgap.leaks import digests, examples_as_rows, find_duplicates, format_duplicates
+from lossgap.leaks import distinct_rows, examples_as_rows, find_duplicates, format_duplicates
 
 CLASSES = 10
 
@@ -18,7 +18,7 @@ CLASSES = 10
 def split_report(trainX, trainY, testX, testY, threshold=0.02):
     """(the report's lines, the duplicates found across the splits) for uint8 images and integer labels."""
     duplicates = find_duplicates(trainX, testX, threshold=threshold, scale=255.0, unit="RMS pixel difference on [0, 1]")
-    within = [len(rows) - len(set(digests(rows))) for rows in (examples_as_rows(trainX), examples_as_rows(testX))]
+    within = [len(rows) - distinct_rows(rows) for rows in (examples_as_rows(trainX), examples_as_rows(testX))]
     counts = [np.bincount(np.asarray(labels, dtype=int), minlength=CLASSES) for labels in (trainY, testY)]
     shares = [count / max(count.sum(), 1) for count in counts]
     intensity = [(float(images.mean()) / 255.0, float(images.std()) / 255.0) for images in (trainX, testX)]

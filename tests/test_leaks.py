@@ -3,7 +3,8 @@ size and channels, rows of a table, sequences and several inputs, with distances
 import numpy as np
 import pytest
 
-from lossgap.leaks import examples_as_rows, find_duplicates, format_duplicates
+from lossgap import leaks
+from lossgap.leaks import distinct_rows, examples_as_rows, find_duplicates, format_duplicates
 
 
 def test_planted_copies_in_a_table_with_columns_of_very_different_scales_are_found():
@@ -63,3 +64,42 @@ def test_the_line_gives_counts_pairs_and_units():
     line = format_duplicates(found)
     assert line == ("1 of 10 validation examples are exact copies of training examples and 0 more are near copies "
                     f"(within {found.threshold:g} standard deviations of each column), e.g. validation 0 = training 1")
+
+
+def test_rows_whose_hashes_agree_are_copies_only_if_their_bytes_agree(monkeypatch):
+    random = np.random.default_rng(3)
+    train = random.normal(size=(40, 5)).astype(np.float32)
+    train[[7, 30]] = train[2]  # three equal rows: two of them repeat an earlier one
+    validation = random.normal(size=(12, 5)).astype(np.float32)
+    validation[4], validation[9] = train[30], train[11]
+    monkeypatch.setattr(leaks, "digests", lambda rows: [0] * len(rows))  # every hash the same
+    assert distinct_rows(train) == 38
+    found = find_duplicates(train, validation)
+    assert (found.exact, found.exact_pairs) == (2, [(2, 4), (11, 9)])
+
+
+def test_a_column_that_varies_in_a_few_rows_only_still_counts():
+    random = np.random.default_rng(4)
+    count = 4 * leaks.SPREAD_ROWS
+    train = random.normal(size=(count, 12))  # enough columns that no other row comes near
+    train[:, 2] = 0.0
+    train[[1001, 2002, 3003], 2] = 1.0  # none of them among the evenly spaced rows the spreads are estimated from
+    assert 1001 % (count // leaks.SPREAD_ROWS) and 2002 % 4 and 3003 % 4
+    validation = random.normal(size=(20, 12))
+    validation[0] = train[1001]
+    validation[1] = train[2002]
+    validation[1, 2] = 0.0  # otherwise a copy, but 58 standard deviations off in the third column
+    found = find_duplicates(train, validation)
+    assert (found.exact, found.exact_pairs) == (1, [(1001, 0)])
+    assert found.near == 0
+
+
+def test_a_near_copy_in_many_dimensions_is_measured_in_standard_deviations_of_all_values():
+    random = np.random.default_rng(5)
+    train = random.normal(3.0, 2.0, size=(300, 8, 8)).astype(np.float32)  # 64 values, projected to fewer
+    validation = random.normal(3.0, 2.0, size=(30, 8, 8)).astype(np.float32)
+    validation[6] = train[120] + 0.01
+    found = find_duplicates(train, validation)
+    assert found.unit == "standard deviations" and found.near == 1 and found.near_pairs[0][:2] == (120, 6)
+    by_hand = np.sqrt(np.mean(((validation[6] - train[120]) / train.astype(np.float64).std()) ** 2))
+    assert found.near_pairs[0][2] == pytest.approx(by_hand, rel=1e-4)
