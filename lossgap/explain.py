@@ -105,10 +105,17 @@ def random_state_kept():
             np.random.set_state(numpy_state)
 
 
-def as_numpy(structure):
+def as_numpy(structure, copy=False):
+    """Each array of `structure` as a numpy array: a numpy array as it is (a copy only with `copy`, for batches a
+    pipeline may write over), a tensor converted."""
     import keras
 
-    return keras.tree.map_structure(lambda value: np.asarray(keras.ops.convert_to_numpy(value)), structure)
+    def converted(value):
+        if isinstance(value, np.ndarray):
+            return value.copy() if copy else value
+        return np.asarray(keras.ops.convert_to_numpy(value))
+
+    return keras.tree.map_structure(converted, structure)
 
 
 def concatenated(batches, count=None):
@@ -140,7 +147,7 @@ class Recorder:
 
     def add(self, batch):
         if not self.full():
-            batch = as_numpy(tuple(batch)[:2])
+            batch = as_numpy(tuple(batch)[:2], copy=True)
             self.batches.append(batch)
             self.seen += size_of(batch[0])
             self.batch_size = self.batch_size or size_of(batch[0])
@@ -204,7 +211,7 @@ def read_pipeline(data, kind, count):
                 return None, None, "its validation pipeline repeats without end"
         source = (data[index] for index in range(len(data))) if kind == "PyDataset" else iter(data)
         for batch in source:
-            batch = as_numpy(tuple(batch))
+            batch = as_numpy(tuple(batch), copy=True)
             if len(batch) > 2:
                 return None, None, "its batches carry sample weights, which the measurement does not apply"
             batches.append(batch)
