@@ -287,17 +287,22 @@ def diagnostics_cost_block():
 
 
 def explain_cost_block():
-    """`explain` on scripts others wrote: whole processes with and without it, pair by pair."""
+    """`explain` on scripts others wrote: whole processes with and without it, pair by pair, and the medians."""
     kept = record("explain-cost.json")
     lines = [f"`{command(kept)}`", "", "| script | pair | s without (CPU s) | s with `explain` (CPU s) | with / "
              "without, wall | with / without, CPU |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for script in kept["scripts"]:
-        name = f"{script['title']} (`{os.path.basename(script['script'])}`)"
+        name = f"`{os.path.basename(script['script'])}`"
+        if script["title"] != os.path.basename(script["script"]):
+            name = f"{script['title']} ({name})"
         for index, (plain, explained, wall, cpu) in enumerate(zip(script["plain"], script["explained"],
                                                                   script["ratios"]["wall"], script["ratios"]["cpu"]),
                                                               start=1):
             lines.append(f"| {name if index == 1 else ''} | {index} | {plain['wall']:.1f} ({plain['cpu']:.1f}) | "
                          f"{explained['wall']:.1f} ({explained['cpu']:.1f}) | {wall:.3f} | {cpu:.3f} |")
+        if len(script["plain"]) > 1:
+            median = {kind: statistics.median(script["ratios"][kind]) for kind in ("wall", "cpu")}
+            lines.append(f"|  | median |  |  | {median['wall']:.3f} | {median['cpu']:.3f} |")
     lines += ["", where_measured(kept["measured"], "; whole processes, each script run as it is, then through "
                                                    "`python -m lossgap explain`")]
     return "\n".join(lines)

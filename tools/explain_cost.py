@@ -1,8 +1,10 @@
 """What `python -m lossgap explain` costs on training scripts others wrote: each script run as it is and through
 explain, whole processes taking turns.
 
-    python -m tools.explain_cost docs/records/scripts/mnist_convnet.py docs/records/scripts/antirectifier.py \\
-        --pairs 2 --record docs/records/explain-cost.json
+    python -m tools.explain_cost runs/scripts/mnist_convnet.py runs/scripts/antirectifier.py \\
+        runs/scripts/hml3_ch10_mlp.py --pairs 3 --record docs/records/explain-cost.json
+
+(docs/reasons.md says where those three scripts come from: they are other projects' code, not kept here.)
 
 Each run is a process of its own, started in a fresh scratch folder that holds a copy of the script (so that what the
 script and explain write lands there), and timed as a whole: wall time, and the CPU time of the process and its
