@@ -27,6 +27,7 @@ import os
 import random
 import runpy
 import sys
+import time
 import types
 import warnings
 
@@ -240,6 +241,7 @@ def guarded(diagnostics_class, fit_number):
         def _guard(self, method, epoch, *arguments):
             logs = arguments[-1] if arguments else None
             before = set(logs or {})
+            started = time.perf_counter()
             try:
                 method(*arguments)
             except Exception as error:  # anything: the reader's training goes on untouched
@@ -248,7 +250,10 @@ def guarded(diagnostics_class, fit_number):
                 self.failure = (epoch, f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}")
                 for key in set(logs or {}) - before:
                     del logs[key]
+            finally:
+                self.own_seconds += time.perf_counter() - started
 
+    Guarded.own_seconds = 0.0  # the callback's own time, measuring included, within fit()
     return Guarded
 
 
@@ -282,7 +287,9 @@ class Explainer:
 
         self.fits += 1
         settings = bound.arguments
+        started = time.perf_counter()
         reason, data = self.measurable(settings)
+        own_seconds = time.perf_counter() - started
         if reason is not None:
             print(f"{PREFIX} fit() {self.fits} is not measured: {reason}", flush=True)
             return original(*bound.args, **bound.kwargs)
@@ -297,7 +304,9 @@ class Explainer:
                                                             log=self.log)
         callbacks = settings["callbacks"]
         settings["callbacks"] = [diagnostics] + list(callbacks or [])
+        started = time.perf_counter()
         history = original(*bound.args, **bound.kwargs)
+        fit_seconds = time.perf_counter() - started
         settings["callbacks"] = callbacks
         if diagnostics.failure is not None:
             epoch, error = diagnostics.failure
@@ -306,8 +315,14 @@ class Explainer:
                   flush=True)
         elif diagnostics.refusal is None and diagnostics.history:
             self.measured += 1
+            started = time.perf_counter()
             self.report({**history.history, **diagnostics.history, EPOCH: list(history.epoch)},
                         training_data or diagnostics.sample, diagnostics.validation, training_data is None)
+            own_seconds += diagnostics.own_seconds + time.perf_counter() - started
+            training_seconds = fit_seconds - diagnostics.own_seconds
+            print(f"{PREFIX} fit() {self.fits}: explain's own work (measuring, the leak check, the figure) took "
+                  f"{own_seconds:.1f} s, {own_seconds / training_seconds:.1%} of the {training_seconds:.1f} s the fit() "
+                  "trained and validated for", flush=True)
         return history
 
     def measurable(self, settings):

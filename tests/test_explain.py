@@ -4,6 +4,7 @@ weights, what it prints, its history and files), failures as Python shows them, 
 reader's own package."""
 import csv
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -200,6 +201,13 @@ def test_validation_split_is_split_as_fit_splits_it_and_the_script_runs_as_pytho
             in result.stdout)
     history = measured_history(tmp_path)
     assert len(history["loss"]) == 1 and set(DIAGNOSTIC_KEYS) <= set(history)
+    # what explain's own work cost, beside the time the fit() trained and validated for, in one line
+    [(own, share, trained)] = re.findall(r"^\[INFO\] explain: fit\(\) 1: explain's own work \(measuring, the leak "
+                                         r"check, the figure\) took ([0-9.]+) s, ([0-9.]+)% of the ([0-9.]+) s the "
+                                         r"fit\(\) trained and validated for$", result.stdout, re.MULTILINE)
+    assert float(own) > 0 and float(trained) > 0
+    assert float(share) == pytest.approx(100 * float(own) / float(trained),
+                                          abs=0.06 + float(share) * (0.05 / float(own) + 0.05 / float(trained)))
     # all 72 training images of the split measured in inference mode: the script's own evaluate() of them
     [evaluated] = [float(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("evaluated ")]
     assert history["train_inference_loss"][0] == pytest.approx(evaluated, rel=1e-5)
@@ -477,6 +485,9 @@ def test_the_cost_tool_times_a_script_plain_and_explained_and_keeps_the_ratios(t
     [plain], [explained] = timed["plain"], timed["explained"]
     assert timed["ratios"] == {kind: [round(explained[kind] / plain[kind], 3)] for kind in ("wall", "cpu")}
     assert min(plain["wall"], plain["cpu"], explained["wall"], explained["cpu"]) > 0
+    # explain's own work and the training beside it, as the explained run said them, within its whole run
+    assert 0 < explained["own"] and 0 < explained["trained"] and explained["own"] + explained["trained"] < \
+        explained["wall"]
     assert "pair 1, train.py explained" in result.stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cost.json", "train.py"]  # ran in scratch folders
 

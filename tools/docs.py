@@ -289,8 +289,10 @@ def diagnostics_cost_block():
 def explain_cost_block():
     """`explain` on scripts others wrote: whole processes with and without it, pair by pair, and the medians."""
     kept = record("explain-cost.json")
+    own = all("own" in run for script in kept["scripts"] for run in script["explained"])
     lines = [f"`{command(kept)}`", "", "| script | pair | s without (CPU s) | s with `explain` (CPU s) | with / "
-             "without, wall | with / without, CPU |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+             "without, wall | with / without, CPU |" + (" `explain`'s own work, in its run |" if own else ""),
+             "| --- | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if own else "")]
     for script in kept["scripts"]:
         name = f"`{os.path.basename(script['script'])}`"
         if script["title"] != os.path.basename(script["script"]):
@@ -299,10 +301,14 @@ def explain_cost_block():
                                                                   script["ratios"]["wall"], script["ratios"]["cpu"]),
                                                               start=1):
             lines.append(f"| {name if index == 1 else ''} | {index} | {plain['wall']:.1f} ({plain['cpu']:.1f}) | "
-                         f"{explained['wall']:.1f} ({explained['cpu']:.1f}) | {wall:.3f} | {cpu:.3f} |")
+                         f"{explained['wall']:.1f} ({explained['cpu']:.1f}) | {wall:.3f} | {cpu:.3f} |"
+                         + (f" {explained['own']:.1f} s, {explained['own'] / explained['trained']:.1%} of "
+                            f"{explained['trained']:.1f} s |" if own else ""))
         if len(script["plain"]) > 1:
             median = {kind: statistics.median(script["ratios"][kind]) for kind in ("wall", "cpu")}
-            lines.append(f"|  | median |  |  | {median['wall']:.3f} | {median['cpu']:.3f} |")
+            shares = [run["own"] / run["trained"] for run in script["explained"]] if own else []
+            lines.append(f"|  | median |  |  | {median['wall']:.3f} | {median['cpu']:.3f} |"
+                         + (f" {statistics.median(shares):.1%} |" if own else ""))
     lines += ["", where_measured(kept["measured"], "; whole processes, each script run as it is, then through "
                                                    "`python -m lossgap explain`")]
     return "\n".join(lines)

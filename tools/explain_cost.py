@@ -8,12 +8,15 @@ explain, whole processes taking turns.
 
 Each run is a process of its own, started in a fresh scratch folder that holds a copy of the script (so that what the
 script and explain write lands there), and timed as a whole: wall time, and the CPU time of the process and its
-children. For each pair, every script runs plain and then explained. Prints each pair's ratios (explained / plain);
-with --record keeps them, with each script's title and digest and where they were measured, for docs/reasons.md.
+children. For each pair, every script runs plain and then explained. An explained run also says how long explain's
+own work took beside the time its fit() calls trained and validated, in the same process, which the machine's noise
+from one process to the next does not enter. Prints each pair's ratios (explained / plain) and that share; with
+--record keeps them, with each script's title and digest and where they were measured, for docs/reasons.md.
 """
 import argparse
 import hashlib
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -36,8 +39,13 @@ def title_of(path):
     return os.path.basename(path)
 
 
+# the line explain prints after each measured fit() (lossgap/explain.py)
+OWN_WORK = re.compile(r"explain's own work \(.*\) took ([0-9.]+) s, [0-9.]+% of the ([0-9.]+) s the fit\(\) trained")
+
+
 def one_run(script, explained):
-    """{"wall": s, "cpu": s} of one whole process running `script` (explained or not) in a scratch folder."""
+    """{"wall": s, "cpu": s} of one whole process running `script` (explained or not) in a scratch folder; explained,
+    also "own" and "trained": explain's own work and the time its fit() calls trained and validated, summed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory(prefix="explain-cost-") as folder:
         shutil.copy(script, folder)
@@ -51,7 +59,19 @@ def one_run(script, explained):
                         f"{(result.stderr.strip().splitlines() or ['?'])[-1]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+    timed = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+    if explained:
+        fits = [(float(own), float(trained)) for own, trained in OWN_WORK.findall(result.stdout)]
+        if not fits:
+            raise UserError(f"{name} explained measured no fit(): {explain_said(result.stdout)}")
+        timed.update(own=round(sum(own for own, _ in fits), 2), trained=round(sum(trained for _, trained in fits), 2))
+    return timed
+
+
+def explain_said(output):
+    """explain's last line of its own in `output`."""
+    said = [line for line in output.splitlines() if line.startswith("[INFO] explain:")]
+    return said[-1] if said else "nothing"
 
 
 def main():
@@ -70,8 +90,11 @@ def main():
         for script in args.scripts:
             for kind in ("plain", "explained"):
                 runs[script][kind].append(one_run(script, kind == "explained"))
-                print(f"pair {pair + 1}, {os.path.basename(script)} {kind}: {runs[script][kind][-1]['wall']:.1f} s, "
-                      f"CPU {runs[script][kind][-1]['cpu']:.1f} s", flush=True)
+                timed = runs[script][kind][-1]
+                own = (f", explain's own work {timed['own']:.1f} s, {timed['own'] / timed['trained']:.1%} of "
+                       f"{timed['trained']:.1f} s of training" if "own" in timed else "")
+                print(f"pair {pair + 1}, {os.path.basename(script)} {kind}: {timed['wall']:.1f} s, "
+                      f"CPU {timed['cpu']:.1f} s{own}", flush=True)
     scripts = []
     for script in args.scripts:
         plain, explained = runs[script]["plain"], runs[script]["explained"]
