@@ -321,8 +321,8 @@ class Explainer:
             own_seconds += diagnostics.own_seconds + time.perf_counter() - started
             training_seconds = fit_seconds - diagnostics.own_seconds
             print(f"{PREFIX} fit() {self.fits}: explain's own work (measuring, the leak check, the figure) took "
-                  f"{own_seconds:.1f} s, {own_seconds / training_seconds:.1%} of the {training_seconds:.1f} s the fit() "
-                  "trained and validated for", flush=True)
+                  f"{own_seconds:.1f} s, {own_seconds / training_seconds:.1%} of the {training_seconds:.1f} s the "
+                  "fit() trained and validated for", flush=True)
         return history
 
     def measurable(self, settings):

@@ -1,17 +1,16 @@
 """Reason 3, checked on the data: validation examples that are exact or near copies of training examples (a leak),
 on data of any shape: images of any size and channels, rows of a table, sequences.
 
-Exact copies are found by hashing each example's bytes (and comparing the bytes where the hashes agree). Near copies are validation examples whose nearest training
-example lies within `threshold` of them, as the root mean square of the difference over the example's values: in the
-data's own units where `scale` is given (Fashion-MNIST's pixels on [0, 1], say), else in standard deviations of the
-training data, taken for each column of a table (rows of numbers), and over all values for images and sequences,
-whose values share one unit; there, also within a tenth of the median distance from a validation example to its
-nearest training example, so that in data of few dimensions, where every example has close neighbours, a neighbour
-does not pass for a copy. The nearest neighbours come from scikit-learn, in a random projection of at most
-PROJECTED dimensions where the data have more (which keeps distances to within a few tenths, so a near copy stays
-nearest), each candidate then measured in full.
+Exact copies are found by hashing each example's bytes, and comparing the bytes where the hashes agree. Near copies
+are validation examples whose nearest training example lies within `threshold` of them, as the root mean square of
+the difference over the example's values: in the data's own units where `scale` is given (Fashion-MNIST's pixels on
+[0, 1], say), else in standard deviations of the training data, taken for each column of a table (rows of numbers),
+and over all values for images and sequences, whose values share one unit; there, also within a tenth of the median
+distance from a validation example to its nearest training example, so that in data of few dimensions, where every
+example has close neighbours, a neighbour does not pass for a copy. The nearest neighbours come from scikit-learn,
+in a random projection of at most PROJECTED dimensions where the data have more (which keeps distances to within a
+few tenths, so a near copy stays nearest), each candidate then measured in full.
 """
-import hashlib
 from typing import NamedTuple
 
 import numpy as np
@@ -57,12 +56,17 @@ def byte_groups(rows):
     row."""
     groups = {}
     for index, digest in enumerate(digests(rows)):
-        firsts = groups.get(digest)
-        if firsts is None:
+        if digest not in groups:
             groups[digest] = [index]
-        elif not any(rows[first].tobytes() == rows[index].tobytes() for first in firsts):
-            firsts.append(index)
+        elif first_with_bytes(groups, rows, digest, rows[index].tobytes()) is None:
+            groups[digest].append(index)
     return groups
+
+
+def first_with_bytes(groups, rows, digest, data):
+    """The index of the first of `rows` (grouped by byte_groups) whose bytes are `data` (hashed to `digest`), or
+    None."""
+    return next((first for first in groups.get(digest, ()) if rows[first].tobytes() == data), None)
 
 
 def distinct_rows(rows):
@@ -79,11 +83,9 @@ def find_duplicates(training, validation, threshold=THRESHOLD, scale=None, unit=
     groups = byte_groups(train_rows)
     exact = []
     for index, digest in enumerate(digests(validation_rows)):
-        if digest in groups:
-            row = validation_rows[index].tobytes()
-            first = next((first for first in groups[digest] if train_rows[first].tobytes() == row), None)
-            if first is not None:
-                exact.append((first, index))
+        first = first_with_bytes(groups, train_rows, digest, validation_rows[index].tobytes())
+        if first is not None:
+            exact.append((first, index))
     copied = {index for _, index in exact}
     others = np.array([index for index in range(len(validation_rows)) if index not in copied], dtype=int)
     near = []
@@ -133,7 +135,8 @@ def _nearest(train_rows, validation_rows, offset, spread, seed):
     spreads = np.broadcast_to(spread, train_rows.shape[1:])
     columns = int(np.sum(np.isfinite(spreads)))
     if train_rows.shape[1] > PROJECTED:
-        # scaling then projecting is one product: (rows - offset) / spread @ P = rows @ (P / spread) - offset / spread @ P
+        # scaling, then projecting, in one product:
+        # (rows - offset) / spread @ P = rows @ (P / spread) - offset / spread @ P
         projection = np.random.default_rng(seed).normal(size=(train_rows.shape[1], PROJECTED)).astype(np.float32)
         projection /= np.sqrt(PROJECTED)
         weights = projection / spreads[:, None]
