@@ -25,6 +25,7 @@ import importlib.util
 import inspect
 import os
 import random
+import re
 import runpy
 import sys
 import time
@@ -257,6 +258,24 @@ def guarded(diagnostics_class, fit_number):
     return Guarded
 
 
+# the line explain prints after each measured fit(), which tools/explain_cost.py reads back
+OWN_WORK = ("explain's own work (measuring, the leak check, the figure) took {own} s, {share} of the {trained} s the "
+            "fit() trained and validated for")
+
+
+def own_work_line(own, trained):
+    """What explain's own work cost beside the time the fit() trained and validated for, in words."""
+    return OWN_WORK.format(own=f"{own:.1f}", share=f"{own / trained:.1%}", trained=f"{trained:.1f}")
+
+
+def own_work_said(output):
+    """[(own, trained), ...] in seconds, from the lines own_work_line wrote into `output`."""
+    pattern = re.escape(OWN_WORK)
+    for name in ("own", "share", "trained"):
+        pattern = pattern.replace(re.escape("{" + name + "}"), "([0-9.]+%?)")
+    return [(float(own), float(trained)) for own, _, trained in re.findall(pattern, output)]
+
+
 class Explainer:
     """Wraps keras.Model.fit: each fit() that validates, measured; the others, trained untouched with one line."""
 
@@ -320,9 +339,7 @@ class Explainer:
                         training_data or diagnostics.sample, diagnostics.validation, training_data is None)
             own_seconds += diagnostics.own_seconds + time.perf_counter() - started
             training_seconds = fit_seconds - diagnostics.own_seconds
-            print(f"{PREFIX} fit() {self.fits}: explain's own work (measuring, the leak check, the figure) took "
-                  f"{own_seconds:.1f} s, {own_seconds / training_seconds:.1%} of the {training_seconds:.1f} s the "
-                  "fit() trained and validated for", flush=True)
+            print(f"{PREFIX} fit() {self.fits}: {own_work_line(own_seconds, training_seconds)}", flush=True)
         return history
 
     def measurable(self, settings):

@@ -16,7 +16,6 @@ from one process to the next does not enter. Prints each pair's ratios (explaine
 import argparse
 import hashlib
 import os
-import re
 import resource
 import shutil
 import statistics
@@ -27,6 +26,7 @@ import time
 
 from lossgap.arguments import positive_int
 from lossgap.errors import UserError, run
+from lossgap.explain import own_work_said
 from tools import provenance
 
 
@@ -37,10 +37,6 @@ def title_of(path):
             if line.startswith("Title:"):
                 return line[len("Title:"):].strip()
     return os.path.basename(path)
-
-
-# the line explain prints after each measured fit() (lossgap/explain.py)
-OWN_WORK = re.compile(r"explain's own work \(.*\) took ([0-9.]+) s, [0-9.]+% of the ([0-9.]+) s the fit\(\) trained")
 
 
 def one_run(script, explained):
@@ -61,7 +57,7 @@ def one_run(script, explained):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     timed = {"wall": round(wall, 2), "cpu": round(cpu, 2)}
     if explained:
-        fits = [(float(own), float(trained)) for own, trained in OWN_WORK.findall(result.stdout)]
+        fits = own_work_said(result.stdout)
         if not fits:
             raise UserError(f"{name} explained measured no fit(): {explain_said(result.stdout)}")
         timed.update(own=round(sum(own for own, _ in fits), 2), trained=round(sum(trained for _, trained in fits), 2))
