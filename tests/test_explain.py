@@ -483,8 +483,10 @@ def test_the_cost_tool_times_a_script_plain_and_explained_and_keeps_the_ratios(t
     [timed] = json.loads(record.read_text())["scripts"]
     assert timed["title"] == "train.py" and timed["sha256"] == hashlib.sha256(script.read_bytes()).hexdigest()
     [plain], [explained] = timed["plain"], timed["explained"]
-    assert timed["ratios"] == {kind: [round(explained[kind] / plain[kind], 3)] for kind in ("wall", "cpu")}
+    assert timed["ratios"] == {kind: [round(explained[kind] / plain[kind], 3)] for kind in ("wall", "cpu", "trained")}
     assert min(plain["wall"], plain["cpu"], explained["wall"], explained["cpu"]) > 0
+    # the plain run's fit(), timed in its own process, within its whole run
+    assert 0 < plain["trained"] < plain["wall"]
     # explain's own work and the training beside it, as the explained run said them, within its whole run
     assert 0 < explained["own"] and 0 < explained["trained"] and explained["own"] + explained["trained"] < \
         explained["wall"]

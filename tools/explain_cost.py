@@ -10,8 +10,10 @@ Each run is a process of its own, started in a fresh scratch folder that holds a
 script and explain write lands there), and timed as a whole: wall time, and the CPU time of the process and its
 children. For each pair, every script runs plain and then explained. An explained run also says how long explain's
 own work took beside the time its fit() calls trained and validated, in the same process, which the machine's noise
-from one process to the next does not enter. Prints each pair's ratios (explained / plain) and that share; with
---record keeps them, with each script's title and digest and where they were measured, for docs/reasons.md.
+from one process to the next does not enter; a plain run goes through tools/fit_timed.py, which says how long its
+fit() calls took and changes nothing else, so that a pair also compares the time spent training. Prints each pair's
+ratios (explained / plain) and that share; with --record keeps them, with each script's title and digest and where
+they were measured, for docs/reasons.md.
 """
 import argparse
 import hashlib
@@ -28,6 +30,9 @@ from lossgap.arguments import positive_int
 from lossgap.errors import UserError, run
 from lossgap.explain import own_work_said
 from tools import provenance
+from tools.fit_timed import fit_took_said
+
+FIT_TIMED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fit_timed.py")
 
 
 def title_of(path):
@@ -40,13 +45,14 @@ def title_of(path):
 
 
 def one_run(script, explained):
-    """{"wall": s, "cpu": s} of one whole process running `script` (explained or not) in a scratch folder; explained,
-    also "own" and "trained": explain's own work and the time its fit() calls trained and validated, summed."""
+    """{"wall": s, "cpu": s, "trained": s} of one whole process running `script` (explained or not) in a scratch
+    folder, "trained" the time its fit() calls trained and validated, summed; explained, also "own", explain's own
+    work (which "trained" leaves out)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory(prefix="explain-cost-") as folder:
         shutil.copy(script, folder)
         name = os.path.basename(script)
-        command = [sys.executable, "-m", "lossgap", "explain", name] if explained else [sys.executable, name]
+        command = [sys.executable, "-m", "lossgap", "explain", name] if explained else [sys.executable, FIT_TIMED, name]
         started = time.perf_counter()
         result = subprocess.run(command, cwd=folder, capture_output=True, text=True)
         wall = time.perf_counter() - started
@@ -61,6 +67,11 @@ def one_run(script, explained):
         if not fits:
             raise UserError(f"{name} explained measured no fit(): {explain_said(result.stdout)}")
         timed.update(own=round(sum(own for own, _ in fits), 2), trained=round(sum(trained for _, trained in fits), 2))
+    else:
+        fits = fit_took_said(result.stdout)
+        if not fits:
+            raise UserError(f"{name} called no fit()")
+        timed.update(trained=round(sum(fits), 2))
     return timed
 
 
@@ -88,18 +99,19 @@ def main():
                 runs[script][kind].append(one_run(script, kind == "explained"))
                 timed = runs[script][kind][-1]
                 own = (f", explain's own work {timed['own']:.1f} s, {timed['own'] / timed['trained']:.1%} of "
-                       f"{timed['trained']:.1f} s of training" if "own" in timed else "")
+                       if "own" in timed else ", ") + f"{timed['trained']:.1f} s of training"
                 print(f"pair {pair + 1}, {os.path.basename(script)} {kind}: {timed['wall']:.1f} s, "
                       f"CPU {timed['cpu']:.1f} s{own}", flush=True)
     scripts = []
     for script in args.scripts:
         plain, explained = runs[script]["plain"], runs[script]["explained"]
         ratios = {kind: [round(after[kind] / before[kind], 3) for before, after in zip(plain, explained)]
-                  for kind in ("wall", "cpu")}
+                  for kind in ("wall", "cpu", "trained")}
         print(f"{os.path.basename(script)}, explained / plain, pair by pair: wall "
               f"{' '.join(f'{ratio:.3f}' for ratio in ratios['wall'])}, CPU "
-              f"{' '.join(f'{ratio:.3f}' for ratio in ratios['cpu'])} (medians {statistics.median(ratios['wall']):.3f} "
-              f"and {statistics.median(ratios['cpu']):.3f})")
+              f"{' '.join(f'{ratio:.3f}' for ratio in ratios['cpu'])}, training "
+              f"{' '.join(f'{ratio:.3f}' for ratio in ratios['trained'])} (medians "
+              f"{', '.join(f'{statistics.median(ratios[kind]):.3f}' for kind in ratios)})")
         with open(script, "rb") as file:
             digest = hashlib.sha256(file.read()).hexdigest()
         scripts.append({"script": script, "title": title_of(script), "sha256": digest, "plain": plain,
