@@ -498,3 +498,14 @@ def test_the_cost_tool_refuses_a_missing_script_in_one_line(tmp_path):
     result = explain_cost(tmp_path / "none.py")
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [f"error: no such script: {tmp_path / 'none.py'}"]
+
+
+def test_the_fit_timer_runs_a_script_as_python_would_and_refuses_a_missing_one_in_one_line(tmp_path):
+    script = tmp_path / "plain.py"
+    script.write_text("import sys\nprint(sys.argv, __name__)\nsys.exit(3)\n")
+    timer = [sys.executable, os.path.join(ROOT, "tools", "fit_timed.py")]
+    result = subprocess.run([*timer, str(script), "--epochs", "2"], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (3, f"{[str(script), '--epochs', '2']} __main__\n")
+    result = subprocess.run([*timer, str(tmp_path / "none.py")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"error: no such script: {tmp_path / 'none.py'}"]

@@ -12,6 +12,7 @@ import runpy
 import sys
 import time
 
+from lossgap.errors import UserError, run
 from lossgap.explain import when_imported
 
 # read back by tools/explain_cost.py
@@ -40,8 +41,10 @@ def timed(keras):
 
 def main():
     if len(sys.argv) < 2:
-        sys.exit("usage: python tools/fit_timed.py SCRIPT [ARGUMENTS ...]")
+        raise UserError("usage: python tools/fit_timed.py SCRIPT [ARGUMENTS ...]")
     script = os.path.abspath(sys.argv[1])
+    if not os.path.isfile(script):
+        raise UserError(f"no such script: {sys.argv[1]}")
     when_imported("keras", timed)
     sys.argv = sys.argv[1:]
     sys.path[0] = os.path.dirname(script)
@@ -49,4 +52,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
